@@ -1,0 +1,37 @@
+# One set of commands for README, CI and developers: setup, lint, test, bench, run.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+PKGS   := policies actors app localdapr
+
+.PHONY: setup lint format test bench run clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+lint: setup
+	$(PY) -m ruff check $(PKGS) tests bench
+	$(PY) -m ruff format --check $(PKGS) tests bench
+	$(PY) -m mypy
+
+format: setup
+	$(PY) -m ruff format $(PKGS) tests bench
+	$(PY) -m ruff check --fix $(PKGS) tests bench
+
+test: lint
+	$(PY) -m pytest
+
+bench: setup
+	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+run: setup
+	$(VENV)/bin/resident dev
+
+clean:
+	rm -rf $(VENV) .resident .mypy_cache .pytest_cache .ruff_cache

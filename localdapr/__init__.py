@@ -1,0 +1,17 @@
+"""localdapr: a local stand-in for the Dapr sidecar's HTTP API (actors, state, pub/sub, bindings).
+
+It imports nothing of Resident: any Dapr app can run against it. Production uses real Dapr.
+"""
+
+from ._appchannel import AppChannel, AppResponse, AppUnreachableError
+from ._config import SidecarConfig
+from ._subsystem import SidecarContext, Subsystem
+
+__all__ = [
+    "AppChannel",
+    "AppResponse",
+    "AppUnreachableError",
+    "SidecarConfig",
+    "SidecarContext",
+    "Subsystem",
+]

@@ -1,0 +1,27 @@
+"""Settings of one localdapr sidecar process, read once from the command line / environment."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True, slots=True)
+class SidecarConfig:
+    """Everything a sidecar needs to know about itself and the app it fronts.
+
+    Mirrors the `dapr run` flags of the same names so that switching to real Dapr is a
+    change of command, not of app.
+    """
+
+    app_id: str
+    app_port: int
+    dapr_http_port: int = 3500
+    app_host: str = "127.0.0.1"
+    listen_host: str = "127.0.0.1"
+    resources_path: Path | None = None
+    db_path: Path = Path(".resident/localdapr.db")
+    # DAPR_API_TOKEN: callers of /v1.0/* must present it in `dapr-api-token`.
+    api_token: str | None = None
+    # APP_API_TOKEN: sent to the app in `dapr-api-token` on every call.
+    app_api_token: str | None = None
