@@ -1,3 +1,42 @@
-"""The generic ResidentObject Dapr actor: wires policy decisions to Dapr."""
+"""The generic `ResidentObject` Dapr actor: wires policy decisions to Dapr, nothing more."""
 
-__all__: list[str] = []
+from ._client import ResidentObjectClient
+from ._errors import (
+    BadRequestError,
+    ConflictError,
+    ForbiddenError,
+    ObjectError,
+    ObjectMovedError,
+    ObjectNotFoundError,
+    ResidentError,
+)
+from ._host import Clock, HostConfig, SystemClock
+from ._index import ObjectIndex
+from ._interface import ACTOR_TYPE, ResidentObjectInterface
+from ._object import ResidentObject
+from ._runtime import actor_factory, register_resident_object
+from ._serializer import PlainJSONSerializer
+from ._sidecar import SidecarClient, SidecarError
+
+__all__ = [
+    "ACTOR_TYPE",
+    "BadRequestError",
+    "Clock",
+    "ConflictError",
+    "ForbiddenError",
+    "HostConfig",
+    "ObjectError",
+    "ObjectIndex",
+    "ObjectMovedError",
+    "ObjectNotFoundError",
+    "PlainJSONSerializer",
+    "ResidentError",
+    "ResidentObject",
+    "ResidentObjectClient",
+    "ResidentObjectInterface",
+    "SidecarClient",
+    "SidecarError",
+    "SystemClock",
+    "actor_factory",
+    "register_resident_object",
+]

@@ -1,0 +1,61 @@
+"""Calling objects through the Dapr sidecar, for the HTTP service and other Python apps.
+
+Calls go to the sidecar's actor API (never in-process), so each call takes the object's turn
+lock exactly as a call from any other Dapr app would.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import quote
+
+from ._errors import ResidentError
+from ._interface import ACTOR_TYPE
+from ._sidecar import SidecarClient, SidecarError
+
+
+class ResidentObjectClient:
+    """One method per actor method; raises ResidentError when the object refuses."""
+
+    def __init__(self, sidecar: SidecarClient, *, actor_type: str = ACTOR_TYPE) -> None:
+        self._sidecar = sidecar
+        self._type = actor_type
+
+    async def call(self, object_id: str, method: str, request: dict[str, Any]) -> dict[str, Any]:
+        path = f"/actors/{self._type}/{quote(object_id, safe='')}/method/{method}"
+        try:
+            _, body = await self._sidecar.request("POST", path, body=json.dumps(request).encode())
+        except SidecarError as exc:
+            raise ResidentError(
+                "unavailable", f"object {object_id!r} could not be reached: {exc}"
+            ) from exc
+        result = json.loads(body) if body else {}
+        if not isinstance(result, dict):
+            raise ResidentError("unavailable", f"object {object_id!r} answered {result!r}")
+        error = result.get("error")
+        if isinstance(error, dict):
+            details = {k: v for k, v in error.items() if k not in {"code", "message"}}
+            raise ResidentError(str(error.get("code")), str(error.get("message")), details)
+        return result
+
+    async def install_policy(self, object_id: str, *, policy: str, token: str) -> dict[str, Any]:
+        return await self.call(object_id, "InstallPolicy", {"policy": policy, "token": token})
+
+    async def command(
+        self, object_id: str, name: str, params: dict[str, Any], *, token: str
+    ) -> dict[str, Any]:
+        request = {"name": name, "params": params, "token": token}
+        return await self.call(object_id, "Command", request)
+
+    async def snapshot(self, object_id: str, *, token: str) -> dict[str, Any]:
+        return await self.call(object_id, "Snapshot", {"token": token})
+
+    async def lineage(
+        self, object_id: str, *, token: str, after: int = 0, limit: int = 100
+    ) -> dict[str, Any]:
+        request = {"token": token, "after": after, "limit": limit}
+        return await self.call(object_id, "Lineage", request)
+
+    async def evaluate(self, object_id: str, *, token: str) -> dict[str, Any]:
+        return await self.call(object_id, "Evaluate", {"token": token})

@@ -1,0 +1,38 @@
+"""What a host contributes to every object it runs: whom it trusts and how far it narrows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Protocol
+
+from policies import HostLimits, TrustStore
+
+
+class Clock(Protocol):
+    """Where an object reads `now`; tests substitute a controllable one."""
+
+    def now(self) -> datetime: ...
+
+
+class SystemClock:
+    """Wall-clock time in UTC."""
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class HostConfig:
+    """Host-wide settings an object consults on every turn.
+
+    `limits` only ever narrows a policy: effective authority is policy ∩ host.
+    """
+
+    trust: TrustStore
+    limits: HostLimits = field(default_factory=HostLimits)
+    host_id: str = "resident"
+    pubsub: str = "pubsub"
+    statestore: str = "statestore"
+    audience: str | None = None
+    clock: Clock = field(default_factory=SystemClock)

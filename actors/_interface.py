@@ -1,0 +1,42 @@
+"""The typed face of a Resident object, for any Python Dapr app (`ActorProxy`).
+
+Every method takes one JSON object carrying the caller's `token` and returns one JSON object:
+the result, or `{"error": {"code", "message"}}` when the object refuses.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dapr.actor import ActorInterface, actormethod
+
+ACTOR_TYPE = "ResidentObject"
+
+
+class ResidentObjectInterface(ActorInterface):
+    """Methods of the `ResidentObject` actor type, with their Dapr method names."""
+
+    @actormethod(name="InstallPolicy")
+    async def install_policy(self, request: dict[str, Any]) -> dict[str, Any]:
+        """`{policy: <JWS>, token}` -> `{created, object}`; creates the object on first install."""
+        ...
+
+    @actormethod(name="Command")
+    async def command(self, request: dict[str, Any]) -> dict[str, Any]:
+        """`{name, params, token}` -> `{result, applied, denied, seq}`."""
+        ...
+
+    @actormethod(name="Snapshot")
+    async def snapshot(self, request: dict[str, Any]) -> dict[str, Any]:
+        """`{token}` -> the object's summary (permission `read`)."""
+        ...
+
+    @actormethod(name="Lineage")
+    async def lineage(self, request: dict[str, Any]) -> dict[str, Any]:
+        """`{token, after, limit}` -> `{entries, length, head}` (permission `read`)."""
+        ...
+
+    @actormethod(name="Evaluate")
+    async def evaluate(self, request: dict[str, Any]) -> dict[str, Any]:
+        """`{token}` -> runs one cycle now (permission `evaluate`)."""
+        ...

@@ -1,0 +1,182 @@
+"""`ResidentObject`: the one generic Dapr actor type behind every Resident object.
+
+It has no per-object code. Each turn loads the object's signed policy from its own state, asks
+the policy engine for a Decision, and persists the Decision, its lineage entry and its outbox
+in one state transaction. Dapr's per-actor turn lock makes that evaluate-admit-apply atomic.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from dapr.actor import Actor, ActorId, Remindable
+from dapr.actor.runtime.context import ActorRuntimeContext
+
+from policies import Policy, PolicyError, load_policy
+
+from ._auth import authenticate, who_of
+from ._errors import BadRequestError, ForbiddenError, ObjectError, error_envelope
+from ._host import HostConfig
+from ._index import ObjectIndex
+from ._interface import ResidentObjectInterface
+from ._sidecar import SidecarClient, SidecarError
+from ._state import ObjectStore, StoredObject
+from ._turns import Turn
+
+log = logging.getLogger("resident.object")
+
+REMINDER = "evaluate"
+MAX_LINEAGE_PAGE = 1000
+
+Request = dict[str, Any]
+
+
+class ResidentObject(Actor, ResidentObjectInterface, Remindable):
+    """A Dapr actor whose behaviour is entirely the policy it carries."""
+
+    def __init__(
+        self,
+        ctx: ActorRuntimeContext,
+        actor_id: ActorId,
+        *,
+        host: HostConfig,
+        sidecar: SidecarClient,
+    ) -> None:
+        super().__init__(ctx, actor_id)
+        self._host = host
+        self._sidecar = sidecar
+        self._store = ObjectStore(self._state_manager)
+
+    @property
+    def object_id(self) -> str:
+        return str(self.id.id)
+
+    # --- actor methods ------------------------------------------------------------------
+
+    async def install_policy(self, request: Request) -> Request:
+        return await self._guard(self._install, request)
+
+    async def command(self, request: Request) -> Request:
+        return await self._guard(self._command, request)
+
+    async def snapshot(self, request: Request) -> Request:
+        return await self._guard(self._snapshot, request)
+
+    async def lineage(self, request: Request) -> Request:
+        return await self._guard(self._lineage, request)
+
+    async def evaluate(self, request: Request) -> Request:
+        return await self._guard(self._evaluate, request)
+
+    async def receive_reminder(
+        self,
+        name: str,
+        state: bytes,
+        due_time: timedelta,
+        period: timedelta,
+        ttl: timedelta | None = None,
+    ) -> None:
+        """A reminder fire is one cycle; a failure is raised so the sidecar retries it."""
+        if name != REMINDER:
+            return
+        try:
+            await self._turn().cycle(who={"reminder": REMINDER}, forced=False)
+        except BaseException:
+            await self._store.discard()
+            raise
+
+    # --- the turn wrapper -----------------------------------------------------------------
+
+    async def _guard(
+        self, handler: Callable[[Request], Awaitable[Request]], request: object
+    ) -> Request:
+        """Run one method; on any failure forget staged state so nothing is half-written."""
+        try:
+            if not isinstance(request, dict):
+                raise BadRequestError("the request body must be a JSON object")
+            return await handler(request)
+        except (PolicyError, ObjectError) as exc:
+            await self._store.discard()
+            log.info(
+                "refused",
+                extra={"object_id": self.object_id, "code": exc.code, "reason": str(exc)},
+            )
+            return error_envelope(exc)
+        except BaseException:
+            await self._store.discard()
+            raise
+
+    def _turn(self) -> Turn:
+        return Turn(
+            object_id=self.object_id,
+            host=self._host,
+            store=self._store,
+            sidecar=self._sidecar,
+            reminders=self,
+        )
+
+    # --- handlers -------------------------------------------------------------------------
+
+    async def _install(self, request: Request) -> Request:
+        caller = authenticate(request, self._host)
+        jws = request.get("policy")
+        if not isinstance(jws, str):
+            raise BadRequestError("`policy` must be the compact JWS string of a signed policy")
+        result = await self._turn().install(jws, caller=caller)
+        if result["created"]:
+            await self._index_add()
+        return result
+
+    async def _index_add(self) -> None:
+        """Best effort: the object exists whether or not the listing knows it yet."""
+        index = ObjectIndex(self._sidecar, store=self._host.statestore)
+        try:
+            await index.add(self.object_id)
+        except SidecarError as exc:
+            log.warning(
+                "object not indexed", extra={"object_id": self.object_id, "error": str(exc)}
+            )
+
+    async def _command(self, request: Request) -> Request:
+        caller = authenticate(request, self._host)
+        name = request.get("name")
+        params = request.get("params", {})
+        if not isinstance(name, str) or not isinstance(params, dict):
+            raise BadRequestError("`name` must be a string and `params` a JSON object")
+        return await self._turn().command(name, params, caller=caller)
+
+    async def _readable(self, request: Request) -> tuple[StoredObject, Policy, datetime]:
+        caller = authenticate(request, self._host)
+        turn = self._turn()
+        stored = await turn.load_required()
+        now = self._host.clock.now()
+        policy = load_policy(stored.policy_jws, self._host.trust, object_id=self.object_id, now=now)
+        if not policy.allows("read", caller, object_id=self.object_id, data=stored.data):
+            raise ForbiddenError("the policy's `read` permission denies this caller")
+        return stored, policy, now
+
+    async def _snapshot(self, request: Request) -> Request:
+        stored, policy, _ = await self._readable(request)
+        return self._turn().summary(stored, policy)
+
+    async def _lineage(self, request: Request) -> Request:
+        stored, _, _ = await self._readable(request)
+        after, limit = request.get("after", 0), request.get("limit", 100)
+        if not isinstance(after, int) or not isinstance(limit, int) or after < 0 or limit < 1:
+            raise BadRequestError("`after` must be an integer >= 0 and `limit` >= 1")
+        limit = min(limit, MAX_LINEAGE_PAGE)
+        last = min(stored.meta.seq, after + limit)
+        entries = await self._store.read_entries(after + 1, last)
+        return {"entries": entries, "length": stored.meta.seq, "head": stored.meta.head}
+
+    async def _evaluate(self, request: Request) -> Request:
+        caller = authenticate(request, self._host)
+        turn = self._turn()
+        stored = await turn.load_required()
+        policy = turn.policy_of(stored)
+        if not policy.allows("evaluate", caller, object_id=self.object_id, data=stored.data):
+            raise ForbiddenError("the policy's `evaluate` permission denies this caller")
+        return await turn.cycle(who=who_of(caller), forced=True)

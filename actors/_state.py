@@ -1,0 +1,128 @@
+"""How one object lies in Dapr actor state, and the one transaction that changes it.
+
+Keys: `policy` (the JWS), `data`, `meta` (counters, lineage head, status), `outbox` (effects
+not yet delivered) and one `lineage-<seq>` key per lineage entry, so that appending costs the
+same however long the history is. Everything a turn changes is staged, then saved in one
+Dapr state transaction by `commit()`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from dapr.actor.runtime.state_manager import ActorStateManager
+
+POLICY_KEY = "policy"
+DATA_KEY = "data"
+META_KEY = "meta"
+OUTBOX_KEY = "outbox"
+
+
+def lineage_key(seq: int) -> str:
+    """Zero-padded so the keys also sort in seq order in a store browser."""
+    return f"lineage-{seq:010d}"
+
+
+@dataclass(slots=True)
+class Meta:
+    """Bookkeeping beside the data; none of it is derivable from data alone."""
+
+    seq: int = 0
+    head: str | None = None
+    cycles: int = 0
+    skipped_fires: int = 0
+    last_cycle_at: str | None = None
+    reminder_period_s: float | None = None
+    status: str = "active"
+    moved_to: str | None = None
+    created_at: str | None = None
+    last_error: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> Meta:
+        known = {k: v for k, v in raw.items() if k in cls.__dataclass_fields__}
+        return cls(**known)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @property
+    def previous_entry(self) -> dict[str, Any] | None:
+        """What the lineage needs of the last entry to chain the next one."""
+        return None if self.seq == 0 else {"seq": self.seq, "hash": self.head}
+
+
+@dataclass(slots=True)
+class StoredObject:
+    policy_jws: str
+    data: dict[str, Any]
+    meta: Meta
+    outbox: list[dict[str, Any]]
+
+
+class ObjectStore:
+    """Typed access to one object's keys through the SDK's per-actor state manager."""
+
+    def __init__(self, state: ActorStateManager[Any]) -> None:
+        self._state = state
+
+    async def load(self) -> StoredObject | None:
+        """The object, or None when no policy was ever installed."""
+        found, jws = await self._state.try_get_state(POLICY_KEY)
+        if not found:
+            return None
+        (_, data), (_, meta), (_, outbox) = await asyncio.gather(
+            self._state.try_get_state(DATA_KEY),
+            self._state.try_get_state(META_KEY),
+            self._state.try_get_state(OUTBOX_KEY),
+        )
+        return StoredObject(
+            policy_jws=str(jws),
+            data=dict(data or {}),
+            meta=Meta.from_json(meta or {}),
+            outbox=list(outbox or []),
+        )
+
+    async def stage(
+        self,
+        *,
+        meta: Meta,
+        policy_jws: str | None = None,
+        data: dict[str, Any] | None = None,
+        entries: list[dict[str, Any]] | tuple[()] = (),
+        outbox: list[dict[str, Any]] | None = None,
+    ) -> None:
+        """Record changes in the turn's pending set; nothing reaches the store before commit."""
+        if policy_jws is not None:
+            await self._state.set_state(POLICY_KEY, policy_jws)
+        if data is not None:
+            await self._state.set_state(DATA_KEY, data)
+        for entry in entries:
+            await self._state.set_state(lineage_key(int(entry["seq"])), entry)
+        if outbox is not None:
+            await self._state.set_state(OUTBOX_KEY, outbox)
+        await self._state.set_state(META_KEY, meta.to_json())
+
+    async def commit(self) -> None:
+        """Save everything staged in one Dapr state transaction (all or nothing)."""
+        await self._state.save_state()
+
+    async def discard(self) -> None:
+        """Forget staged and cached values after a failed turn.
+
+        The SDK clears its cache only on DaprInternalError; after any other exception the dirty
+        values would otherwise be saved by the next successful turn.
+        """
+        await self._state.clear_cache()
+
+    async def read_entries(self, first: int, last: int) -> list[dict[str, Any]]:
+        """Lineage entries first..last (inclusive), read concurrently."""
+        if last < first:
+            return []
+        results = await asyncio.gather(
+            *(self._state.try_get_state(lineage_key(seq)) for seq in range(first, last + 1))
+        )
+        return [dict(value) for found, value in results if found and isinstance(value, dict)]

@@ -1,0 +1,301 @@
+"""The steps of one turn: load, decide (policy engine), stage, commit, deliver.
+
+A Turn is built fresh for each actor call and keeps nothing between calls: the SDK may
+activate an id twice, so all that matters lives in the store.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from policies import Decision, Policy, PolicyError, load_policy, next_entry
+
+from ._auth import who_of
+from ._effects import deliver, outbox_items
+from ._errors import ForbiddenError, ObjectMovedError, ObjectNotFoundError
+from ._host import HostConfig
+from ._sidecar import SidecarClient
+from ._state import Meta, ObjectStore, StoredObject
+
+log = logging.getLogger("resident.turn")
+
+REMINDER = "evaluate"
+
+
+class Reminders(Protocol):
+    """The part of the Dapr actor a turn needs to (re)schedule its own cycles."""
+
+    async def register_reminder(
+        self, name: str, state: bytes, due_time: timedelta, period: timedelta | None = None
+    ) -> None: ...
+
+    async def unregister_reminder(self, name: str) -> None: ...
+
+
+def iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def parse_iso(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def worth_recording(decision: Decision) -> bool:
+    """A step enters lineage when it changed, emitted, or was refused or failed something."""
+    return bool(decision.changes or decision.effects or decision.denied or decision.errors)
+
+
+def refusal_of(decision: Decision, command: str) -> str | None:
+    """Why the command's own `when` refused the caller, if it did (no action was tried).
+
+    A refused request changes nothing and is not chained into lineage (else any caller could
+    grow an object's history); denials of admitted actions are, as `denied` entries.
+    """
+    for denial in decision.denied:
+        if denial.get("command") == command and "action" not in denial:
+            return str(denial.get("reason", "refused"))
+    return None
+
+
+@dataclass(slots=True)
+class Turn:
+    object_id: str
+    host: HostConfig
+    store: ObjectStore
+    sidecar: SidecarClient
+    reminders: Reminders
+
+    # --- loading --------------------------------------------------------------------------
+
+    async def load_required(self) -> StoredObject:
+        stored = await self.store.load()
+        if stored is None:
+            raise ObjectNotFoundError(f"object {self.object_id!r} does not exist")
+        return stored
+
+    def policy_of(self, stored: StoredObject) -> Policy:
+        """The stored policy, re-verified against this host's trust store and clock."""
+        return load_policy(
+            stored.policy_jws, self.host.trust, object_id=self.object_id, now=self.host.clock.now()
+        )
+
+    def ensure_active(self, stored: StoredObject) -> None:
+        if stored.meta.status == "moved":
+            where = f" to {stored.meta.moved_to}" if stored.meta.moved_to else ""
+            raise ObjectMovedError(
+                f"object {self.object_id!r} has moved{where}; it no longer runs here",
+                moved_to=stored.meta.moved_to,
+            )
+
+    def summary(self, stored: StoredObject, policy: Policy) -> dict[str, Any]:
+        meta = stored.meta
+        return {
+            "id": self.object_id,
+            "data": stored.data,
+            "policy": {
+                "id": policy.id,
+                "version": policy.version,
+                "digest": policy.digest,
+                "issuer": policy.issuer,
+            },
+            "status": meta.status,
+            "cycles": meta.cycles,
+            "lineage": {"length": meta.seq, "head": meta.head},
+            "outbox": len(stored.outbox),
+        }
+
+    # --- persisting -----------------------------------------------------------------------
+
+    def _entry(
+        self,
+        meta: Meta,
+        kind: str,
+        *,
+        who: Mapping[str, Any],
+        policy: Policy,
+        data: Any,
+        decision: Decision | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Chain the next lineage entry onto `meta` and advance its head."""
+        entry = next_entry(
+            previous=meta.previous_entry,
+            kind=kind,
+            time=self.host.clock.now(),
+            who=who,
+            policy_digest=policy.digest,
+            data=data,
+            changes=decision.changes if decision else (),
+            effects=decision.effects if decision else (),
+            denied=decision.denied if decision else (),
+            errors=decision.errors if decision else (),
+            extra=extra,
+        )
+        meta.seq, meta.head = int(entry["seq"]), str(entry["hash"])
+        return entry
+
+    async def _schedule(self, policy: Policy, meta: Meta) -> None:
+        period = policy.effective_period(self.host.limits)
+        await self.reminders.register_reminder(REMINDER, b"", due_time=period, period=period)
+        meta.reminder_period_s = period.total_seconds()
+
+    async def _flush_outbox(self, outbox: list[dict[str, Any]], meta: Meta) -> int:
+        """Deliver what the committed turn left in the outbox; persist what is still pending."""
+        if not outbox:
+            return 0
+        pending = await deliver(
+            self.sidecar, outbox, object_id=self.object_id, host_id=self.host.host_id
+        )
+        if pending != outbox:
+            await self.store.stage(meta=meta, outbox=pending)
+            await self.store.commit()
+        return len(outbox) - len(pending)
+
+    # --- install --------------------------------------------------------------------------
+
+    async def install(self, jws: str, *, caller: Mapping[str, Any]) -> dict[str, Any]:
+        now = self.host.clock.now()
+        new = load_policy(jws, self.host.trust, object_id=self.object_id, now=now)
+        stored = await self.store.load()
+        who = who_of(caller)
+        if stored is None:
+            if not new.allows("amend", caller, object_id=self.object_id, data=new.initial_data):
+                raise ForbiddenError("creating an object needs the new policy's `amend` permission")
+            meta, data = Meta(created_at=iso(now)), new.initial_data
+            host = {"host": self.host.host_id}
+            entries = [self._entry(meta, "created", who=who, policy=new, data=data, extra=host)]
+            outbox: list[dict[str, Any]] = []
+        else:
+            self.ensure_active(stored)
+            self.policy_of(stored).admits_successor(
+                new, caller, object_id=self.object_id, data=stored.data, now=now
+            )
+            meta, data, entries, outbox = stored.meta, stored.data, [], stored.outbox
+        about = {"policy": {"id": new.id, "version": new.version, "issuer": new.issuer}}
+        entries.append(self._entry(meta, "policy", who=who, policy=new, data=data, extra=about))
+        await self._schedule(new, meta)
+        await self.store.stage(meta=meta, policy_jws=jws, data=data, entries=entries)
+        await self.store.commit()
+        final = StoredObject(policy_jws=jws, data=data, meta=meta, outbox=outbox)
+        return {"created": stored is None, "object": self.summary(final, new)}
+
+    # --- command --------------------------------------------------------------------------
+
+    async def command(
+        self, name: str, params: dict[str, Any], *, caller: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        stored = await self.load_required()
+        self.ensure_active(stored)
+        policy = self.policy_of(stored)
+        decision = policy.command(
+            name,
+            params,
+            caller=dict(caller),
+            data=stored.data,
+            object_id=self.object_id,
+            limits=self.host.limits,
+            now=self.host.clock.now(),
+        )
+        refusal = refusal_of(decision, name)
+        if refusal is not None:
+            raise ForbiddenError(f"command {name!r} refused: {refusal}")
+        meta, outbox = stored.meta, stored.outbox
+        if worth_recording(decision):
+            kind = "command" if decision.applied else "denied"
+            entry = self._entry(
+                meta,
+                kind,
+                who=who_of(caller),
+                policy=policy,
+                data=decision.data,
+                decision=decision,
+                extra={"command": name},
+            )
+            items = outbox_items(entry, decision.effects, default_pubsub=self.host.pubsub)
+            outbox = [*outbox, *items]
+            await self.store.stage(meta=meta, data=decision.data, entries=[entry], outbox=outbox)
+            await self.store.commit()
+        await self._flush_outbox(outbox, meta)
+        return {
+            "result": decision.result,
+            "applied": decision.applied,
+            "denied": decision.denied,
+            "errors": decision.errors,
+            "seq": meta.seq,
+        }
+
+    # --- cycle ----------------------------------------------------------------------------
+
+    def _is_duplicate_fire(self, meta: Meta, now: datetime, period: timedelta) -> bool:
+        """Dapr may deliver a reminder twice (dapr/dapr#3921): too soon after the last cycle."""
+        if meta.last_cycle_at is None:
+            return False
+        return now - parse_iso(meta.last_cycle_at) < period / 2
+
+    async def cycle(self, *, who: Mapping[str, Any], forced: bool) -> dict[str, Any]:
+        stored = await self.store.load()
+        if stored is None or stored.meta.status == "moved":
+            await self.reminders.unregister_reminder(REMINDER)
+            return {"skipped": "absent" if stored is None else "moved"}
+        meta, now = stored.meta, self.host.clock.now()
+        try:
+            policy = self.policy_of(stored)
+        except PolicyError as exc:
+            meta.last_error = f"{exc.code}: {exc}"
+            await self.store.stage(meta=meta)
+            await self.store.commit()
+            return {"skipped": exc.code}
+        period = policy.effective_period(self.host.limits)
+        if not forced and self._is_duplicate_fire(meta, now, period):
+            meta.skipped_fires += 1
+            await self.store.stage(meta=meta)
+            await self.store.commit()
+            return {"skipped": "duplicate"}
+        if meta.reminder_period_s != period.total_seconds():
+            await self._schedule(policy, meta)
+        return await self._run_cycle(stored, policy, who=who, now=now)
+
+    async def _run_cycle(
+        self, stored: StoredObject, policy: Policy, *, who: Mapping[str, Any], now: datetime
+    ) -> dict[str, Any]:
+        meta, outbox = stored.meta, stored.outbox
+        meta.cycles += 1
+        meta.last_cycle_at, meta.last_error = iso(now), None
+        decision = policy.evaluate(
+            stored.data,
+            object_id=self.object_id,
+            cycle=meta.cycles,
+            now=now,
+            limits=self.host.limits,
+        )
+        if worth_recording(decision):
+            entry = self._entry(
+                meta,
+                "cycle",
+                who=who,
+                policy=policy,
+                data=decision.data,
+                decision=decision,
+                extra={"cycle": meta.cycles},
+            )
+            outbox = [
+                *outbox,
+                *outbox_items(entry, decision.effects, default_pubsub=self.host.pubsub),
+            ]
+            await self.store.stage(meta=meta, data=decision.data, entries=[entry], outbox=outbox)
+        else:
+            await self.store.stage(meta=meta)
+        await self.store.commit()
+        await self._flush_outbox(outbox, meta)
+        return {
+            "cycle": meta.cycles,
+            "changes": decision.changes,
+            "effects": decision.effects,
+            "denied": decision.denied,
+            "errors": decision.errors,
+            "seq": meta.seq,
+        }

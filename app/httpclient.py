@@ -1,0 +1,80 @@
+"""The CLI's client for a running Resident host's HTTP API."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from policies import LineageError, verify_lineage
+
+
+class CliError(RuntimeError):
+    """A CLI call failed; the message carries the host's problem code and detail."""
+
+
+class HostClient:
+    def __init__(self, url: str, *, token: str, timeout: float = 30.0) -> None:
+        self._http = httpx.Client(
+            base_url=url.rstrip("/"),
+            headers={"authorization": f"Bearer {token}"},
+            timeout=timeout,
+        )
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        try:
+            response = self._http.request(method, path, **kwargs)
+        except httpx.HTTPError as exc:
+            raise CliError(f"{method} {path}: {exc}") from exc
+        if response.status_code >= 400:
+            try:
+                body = response.json()
+                detail = f"{body.get('code')}: {body.get('detail')}"
+            except ValueError:
+                detail = response.text[:500]
+            raise CliError(f"{method} {path} -> {response.status_code} {detail}")
+        return response.json()
+
+    @staticmethod
+    def _obj(object_id: str) -> str:
+        return "/objects/" + quote(object_id, safe="")
+
+    def put_policy(self, object_id: str, jws: str) -> Any:
+        headers = {"content-type": "application/jose"}
+        return self._call("PUT", f"{self._obj(object_id)}/policy", content=jws, headers=headers)
+
+    def command(self, object_id: str, name: str, params: dict[str, Any]) -> Any:
+        path = f"{self._obj(object_id)}/commands/{quote(name, safe='')}"
+        return self._call("POST", path, json=params)
+
+    def show(self, object_id: str) -> Any:
+        return self._call("GET", self._obj(object_id))
+
+    def lineage(self, object_id: str, *, after: int = 0, limit: int = 100) -> Any:
+        params = {"after": after, "limit": limit}
+        return self._call("GET", f"{self._obj(object_id)}/lineage", params=params)
+
+    def all_entries(self, object_id: str) -> list[dict[str, Any]]:
+        entries: list[dict[str, Any]] = []
+        while True:
+            page = self.lineage(object_id, after=len(entries), limit=1000)
+            entries.extend(page["entries"])
+            if not page["entries"] or len(entries) >= page["length"]:
+                return entries
+
+    def verify_lineage(self, object_id: str) -> dict[str, Any]:
+        """Fetch the whole chain and check it offline against the object's current data."""
+        snapshot = self.show(object_id)
+        # Cycles may append after the snapshot: check the prefix the snapshot's data belongs to.
+        entries = self.all_entries(object_id)[: snapshot["lineage"]["length"]]
+        try:
+            verify_lineage(entries, data=snapshot["data"])
+        except LineageError as exc:
+            return {"ok": False, "object": object_id, "entries": len(entries), "error": str(exc)}
+        return {
+            "ok": True,
+            "object": object_id,
+            "entries": len(entries),
+            "head": entries[-1]["hash"],
+        }

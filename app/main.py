@@ -1,0 +1,74 @@
+"""The Resident service: Dapr actor routes for `ResidentObject` plus the HTTP API.
+
+`uvicorn app.main:app` under a Dapr sidecar (real daprd or localdapr). Settings come from the
+environment; see `app.settings.Settings`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from dapr.ext.fastapi import DaprActor
+from fastapi import FastAPI
+
+from actors import (
+    HostConfig,
+    ObjectIndex,
+    ResidentObjectClient,
+    SidecarClient,
+    register_resident_object,
+)
+
+from .errors import install_error_handlers
+from .guard import SidecarTokenGuard
+from .routes import objects
+from .settings import Settings
+
+log = logging.getLogger("resident.app")
+
+
+def host_config(settings: Settings) -> HostConfig:
+    return HostConfig(
+        trust=settings.load_trust(),
+        limits=settings.load_limits(),
+        host_id=settings.host_id,
+        pubsub=settings.pubsub,
+        statestore=settings.statestore,
+        audience=settings.audience,
+    )
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the service; host config is read at start-up so a bad setting fails loudly."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        sidecar = SidecarClient()
+        host = host_config(settings)
+        await register_resident_object(host, sidecar)
+        app.state.settings = settings
+        app.state.objects = ResidentObjectClient(sidecar)
+        app.state.index = ObjectIndex(sidecar, store=settings.statestore)
+        log.info("resident host %s serving; sidecar %s", settings.host_id, sidecar.base_url)
+        try:
+            yield
+        finally:
+            await sidecar.close()
+
+    app = FastAPI(
+        title="Resident",
+        summary="Self-governing state on Dapr: objects that carry their own signed policy.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    DaprActor(app)
+    app.include_router(objects.router)
+    install_error_handlers(app)
+    app.add_middleware(SidecarTokenGuard, token=settings.app_api_token)
+    return app
+
+
+app = create_app()

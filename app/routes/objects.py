@@ -1,0 +1,135 @@
+"""`/objects`: install policies, run commands, read objects and their lineage.
+
+Every route is a thin call to the object through the Dapr sidecar; the object itself verifies
+the token and admits the call against its policy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Request, Response
+
+from actors import ResidentError
+
+from ..deps import IndexDep, ObjectsDep, SettingsDep, TokenDep
+from ..errors import ApiError
+from ..schemas import (
+    CommandResult,
+    CycleResult,
+    LineagePage,
+    ObjectList,
+    ObjectSummary,
+    PolicyInstalled,
+)
+
+router = APIRouter(prefix="/objects", tags=["objects"])
+
+ObjectId = Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9._:\-]+$")]
+CommandName = Annotated[str, Path(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_\-]+$")]
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    body = await request.body()
+    if len(body) > limit:
+        raise ApiError("body_too_large", f"request body is {len(body)} bytes; limit is {limit}")
+    return body
+
+
+def _policy_from(body: bytes, content_type: str) -> str:
+    """The JWS from an `application/jose` body or a `{"policy": "<jws>"}` JSON body."""
+    if content_type.startswith("application/jose") or content_type.startswith("text/plain"):
+        return body.decode("ascii", errors="replace").strip()
+    try:
+        document = json.loads(body)
+    except ValueError as exc:
+        raise ApiError("invalid_request", f"body is not JSON: {exc}") from exc
+    if not isinstance(document, dict) or not isinstance(document.get("policy"), str):
+        raise ApiError("invalid_request", 'send the JWS as application/jose or {"policy": "<jws>"}')
+    return str(document["policy"])
+
+
+@router.put(
+    "/{object_id}/policy",
+    response_model=PolicyInstalled,
+    responses={201: {"model": PolicyInstalled}},
+    summary="Install or amend the object's signed policy",
+)
+async def put_policy(
+    object_id: ObjectId,
+    request: Request,
+    response: Response,
+    token: TokenDep,
+    objects: ObjectsDep,
+    settings: SettingsDep,
+) -> dict[str, Any]:
+    body = await _read_body(request, settings.max_body_bytes)
+    jws = _policy_from(body, request.headers.get("content-type", ""))
+    result = await objects.install_policy(object_id, policy=jws, token=token)
+    response.status_code = 201 if result.get("created") else 200
+    return result
+
+
+@router.get("/{object_id}", response_model=ObjectSummary, summary="Read an object")
+async def get_object(object_id: ObjectId, token: TokenDep, objects: ObjectsDep) -> dict[str, Any]:
+    return await objects.snapshot(object_id, token=token)
+
+
+@router.post("/{object_id}/commands/{name}", response_model=CommandResult, summary="Run a command")
+async def run_command(
+    object_id: ObjectId,
+    name: CommandName,
+    request: Request,
+    token: TokenDep,
+    objects: ObjectsDep,
+    settings: SettingsDep,
+) -> dict[str, Any]:
+    body = await _read_body(request, settings.max_body_bytes)
+    try:
+        params = json.loads(body) if body.strip() else {}
+    except ValueError as exc:
+        raise ApiError("invalid_request", f"body is not JSON: {exc}") from exc
+    if not isinstance(params, dict):
+        raise ApiError("invalid_params", "the command's params must be a JSON object")
+    return await objects.command(object_id, name, params, token=token)
+
+
+@router.post("/{object_id}/evaluate", response_model=CycleResult, summary="Run a cycle now")
+async def evaluate(object_id: ObjectId, token: TokenDep, objects: ObjectsDep) -> dict[str, Any]:
+    return await objects.evaluate(object_id, token=token)
+
+
+@router.get("/{object_id}/lineage", response_model=LineagePage, summary="Read lineage")
+async def get_lineage(
+    object_id: ObjectId,
+    token: TokenDep,
+    objects: ObjectsDep,
+    after: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> dict[str, Any]:
+    return await objects.lineage(object_id, token=token, after=after, limit=limit)
+
+
+@router.get("", response_model=ObjectList, summary="List the objects this host runs")
+async def list_objects(
+    token: TokenDep,
+    objects: ObjectsDep,
+    index: IndexDep,
+    prefix: Annotated[str, Query(max_length=200)] = "",
+    after: Annotated[str, Query(max_length=200)] = "",
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> dict[str, Any]:
+    """Each listed object is shown only if its own policy lets the caller `read` it."""
+    ids = await index.list(prefix=prefix, after=after, limit=limit)
+
+    async def visible(object_id: str) -> dict[str, Any] | None:
+        try:
+            return await objects.snapshot(object_id, token=token)
+        except ResidentError:
+            return None
+
+    summaries = await asyncio.gather(*(visible(i) for i in ids))
+    shown = [s for s in summaries if s is not None]
+    return {"objects": shown, "next": ids[-1] if len(ids) == limit else None}

@@ -1,0 +1,76 @@
+"""`resident serve`: the app under uvicorn, with an embedded localdapr unless under real Dapr.
+
+Under `dapr run` or Kubernetes, daprd sets DAPR_HTTP_PORT and this only runs uvicorn. On a
+laptop it starts `python -m localdapr` beside the app with fresh random API tokens both ways,
+so nothing else on the machine can call the actor routes or the sidecar.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import uvicorn
+
+
+@dataclass(frozen=True, slots=True)
+class ServeOptions:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    dapr_http_port: int = 3500
+    app_id: str = "resident"
+    home: Path = Path(".resident")
+    resources_path: Path = Path("components")
+    log_level: str = "info"
+
+
+def start_embedded_sidecar(options: ServeOptions) -> subprocess.Popen[bytes]:
+    """Start localdapr for this app and point the app's environment at it."""
+    os.environ["DAPR_HTTP_PORT"] = str(options.dapr_http_port)
+    os.environ.setdefault("DAPR_API_TOKEN", secrets.token_urlsafe(24))
+    os.environ.setdefault("APP_API_TOKEN", secrets.token_urlsafe(24))
+    options.home.mkdir(parents=True, exist_ok=True)
+    argv = [
+        sys.executable, "-m", "localdapr",
+        "--app-id", options.app_id,
+        "--app-port", str(options.port),
+        "--dapr-http-port", str(options.dapr_http_port),
+        "--resources-path", str(options.resources_path),
+        "--db", str(options.home / "localdapr.db"),
+    ]  # fmt: skip
+    return subprocess.Popen(argv, env=dict(os.environ), start_new_session=True)  # noqa: S603
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+def serve(options: ServeOptions) -> int:
+    """Run until interrupted; returns the process exit code."""
+    sidecar = None if "DAPR_HTTP_PORT" in os.environ else start_embedded_sidecar(options)
+    os.environ.setdefault("RESIDENT_HOME", str(options.home))
+    os.environ.setdefault("RESIDENT_TRUST", str(options.home / "trust.jwks.json"))
+    try:
+        uvicorn.run(
+            "app.main:app",
+            host=options.host,
+            port=options.port,
+            log_level=options.log_level,
+            lifespan="on",
+        )
+    finally:
+        if sidecar is not None:
+            stop(sidecar)
+    return 0

@@ -1,0 +1,162 @@
+"""The policy engine's one exception tree.
+
+Every failure a caller can cause surfaces as a `PolicyError` subclass with a stable `code`, so
+the HTTP layer maps errors to statuses in one place and clients can branch on `code` without
+parsing messages. Each class docstring says whether retrying the same request can help.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class PolicyError(Exception):
+    """Root of every error the policy engine raises on bad input. Retry: see the subclass."""
+
+    code: ClassVar[str] = "policy_error"
+
+    def __init__(self, message: str, **fields: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        for name, value in fields.items():
+            setattr(self, name, value)
+
+
+class InvalidPolicy(PolicyError):
+    """The document is malformed: YAML/JSON, fields, CEL, durations or schema. Retry: no;
+    fix the document and sign it again. `details` lists the individual problems."""
+
+    code = "invalid_policy"
+    details: list[dict[str, str]]
+
+    def __init__(self, message: str, *, details: list[dict[str, str]] | None = None) -> None:
+        super().__init__(message, details=details or [])
+
+
+class UnsignedPolicy(PolicyError):
+    """Not a compact JWS, or signed with a refused algorithm (none, HS*, anything but EdDSA,
+    ES256, RS256). Retry: no; sign the document with an accepted key."""
+
+    code = "unsigned_policy"
+
+
+class UntrustedIssuer(PolicyError):
+    """The signing key (by `kid`) is not in the trust store, or the issuer does not own it.
+    Retry: only after the key is added to the trust store."""
+
+    code = "untrusted_issuer"
+
+
+class InvalidSignature(PolicyError):
+    """The signature does not verify with the trusted key. Retry: no; the bytes were altered
+    or signed with another key."""
+
+    code = "invalid_signature"
+
+
+class PolicyExpired(PolicyError):
+    """The policy's `exp` is in the past. Retry: no; obtain a freshly signed version."""
+
+    code = "policy_expired"
+
+
+class PolicyNotYetValid(PolicyError):
+    """The policy's `nbf` is in the future. Retry: yes, once `nbf` has passed."""
+
+    code = "policy_not_yet_valid"
+
+
+class ObjectNotGoverned(PolicyError):
+    """The object id matches none of the policy's `objects` patterns. Retry: no; use a
+    policy whose `objects` cover this id. `object_id` names the id."""
+
+    code = "object_not_governed"
+    object_id: str
+
+    def __init__(self, message: str, *, object_id: str) -> None:
+        super().__init__(message, object_id=object_id)
+
+
+class PolicyTooLarge(PolicyError):
+    """The signed policy exceeds the size limit. Retry: no; shrink the document."""
+
+    code = "policy_too_large"
+
+
+class InvalidParams(PolicyError):
+    """Command params are missing, unknown or of the wrong type. Retry: no; fix the params.
+    `param` names the offending param (None when params is not an object at all)."""
+
+    code = "invalid_params"
+    param: str | None
+
+    def __init__(self, message: str, *, param: str | None) -> None:
+        super().__init__(message, param=param)
+
+
+class UnknownCommand(PolicyError):
+    """The policy declares no command of that name. Retry: no. `command` names it."""
+
+    code = "unknown_command"
+    command: str
+
+    def __init__(self, message: str, *, command: str) -> None:
+        super().__init__(message, command=command)
+
+
+class Forbidden(PolicyError):
+    """A permission (read, amend, export, ...) denied the caller. Retry: not with the same
+    caller; `reason` says which check refused."""
+
+    code = "forbidden"
+    reason: str
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message, reason=reason)
+
+
+class Rollback(PolicyError):
+    """A successor policy's version is not higher than the current one. Retry: no; sign a
+    successor with a higher `version`."""
+
+    code = "rollback"
+
+
+class UntrustedSuccessor(PolicyError):
+    """A successor policy's `iss` is not in the current policy's `successors`. Retry: no;
+    have an allowed issuer sign it."""
+
+    code = "untrusted_successor"
+
+
+class TokenError(PolicyError):
+    """A caller token failed verification (format, algorithm, key, signature, exp, nbf, iss
+    or aud). Retry: only with a new, valid token. The message names the failed check and
+    never echoes the token."""
+
+    code = "unauthenticated"
+
+
+class LineageError(PolicyError):
+    """A lineage chain does not verify; `seq` is the first bad entry. Retry: no; the stored
+    history was altered, truncated or reordered."""
+
+    code = "lineage_broken"
+    seq: int
+
+    def __init__(self, message: str, *, seq: int) -> None:
+        super().__init__(message, seq=seq)
+
+
+class InvalidData(PolicyError):
+    """A value handed to the engine is not what it accepts: object data that is not a JSON
+    object, a non-JSON value for lineage, an unknown lineage kind. Retry: no; fix the input."""
+
+    code = "invalid_data"
+
+
+class InvalidConfig(PolicyError):
+    """Keys, JWKS documents or host limits are malformed or of an unsupported kind (e.g.
+    symmetric "oct" keys). Retry: no; fix the configuration."""
+
+    code = "invalid_config"

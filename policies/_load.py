@@ -1,0 +1,151 @@
+"""Reading, signing and loading policies, with a bounded cache of compiled policies.
+
+Verification and compilation cost far more than a cycle, and the same JWS is loaded on every
+actor activation, so compiled policies are cached by (digest, trust store). Time validity and
+the object id are still checked on every call: a cached policy can expire.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import rfc8785
+import yaml
+
+from ._compile import compile_document
+from ._errors import InvalidPolicy, PolicyExpired, PolicyNotYetValid, PolicyTooLarge, UnsignedPolicy
+from ._model import parse_document
+from ._policy import Policy, utc_now
+from ._signing import POLICY_TYP, SigningKey, TrustStore, sign_compact, verify_compact
+
+MAX_POLICY_BYTES = 256 * 1024
+CACHE_SIZE = 256
+EXAMPLES = Path(__file__).resolve().parent / "examples"
+
+_cache: OrderedDict[tuple[str, str], Policy] = OrderedDict()
+_lock = threading.Lock()
+
+
+def clear_policy_cache() -> None:
+    """Forget every compiled policy (tests and cold-load benchmarks)."""
+    with _lock:
+        _cache.clear()
+
+
+def read_document(text: str | bytes) -> dict[str, Any]:
+    """Parse a YAML or JSON policy document (JSON is YAML) into a dict."""
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise InvalidPolicy(f"not valid YAML/JSON: {exc}") from exc
+    if not isinstance(doc, dict):
+        raise InvalidPolicy("a policy document must be a mapping at the top level")
+    return doc
+
+
+def example_document(name: str) -> dict[str, Any]:
+    """A shipped example, e.g. "thermostat" or "purchase_approval" (no `iss`/`iat`)."""
+    path = EXAMPLES / f"{name}.yaml"
+    if path.parent != EXAMPLES or not path.is_file():
+        raise InvalidPolicy(f"no example policy named {name!r}")
+    return read_document(path.read_text())
+
+
+def sign_policy(
+    document: Mapping[str, Any], key: SigningKey, *, now: datetime | None = None
+) -> str:
+    """Validate `document` and sign it as a compact JWS.
+
+    A missing `iss` is filled from `key.issuer`, a missing `iat` from `now`. The whole
+    document is compiled first, so a policy that would not load is never signed.
+    """
+    doc = dict(document)
+    if "iss" not in doc:
+        if key.issuer is None:
+            raise InvalidPolicy("document has no 'iss' and the key names no issuer; set one")
+        doc["iss"] = key.issuer
+    if key.issuer is not None and doc["iss"] != key.issuer:
+        raise InvalidPolicy(f"iss {doc['iss']!r} differs from the key's issuer {key.issuer!r}")
+    doc.setdefault("iat", int(utc_now(now).timestamp()))
+    compile_document(parse_document(doc))
+    try:
+        payload = rfc8785.dumps(doc)
+    except (rfc8785.CanonicalizationError, TypeError) as exc:
+        raise InvalidPolicy(f"document is not plain JSON: {exc}") from exc
+    if len(payload) > MAX_POLICY_BYTES:
+        raise PolicyTooLarge(f"document is {len(payload)} bytes; the limit is {MAX_POLICY_BYTES}")
+    return sign_compact(payload, key, typ=POLICY_TYP)
+
+
+def load_policy(
+    jws: str | bytes,
+    trust: TrustStore,
+    *,
+    object_id: str | None = None,
+    now: datetime | None = None,
+) -> Policy:
+    """Verify, validate and compile a signed policy (cached), then check exp/nbf at `now`
+    and, when given, that `object_id` is governed."""
+    token = _as_text(jws)
+    digest = "sha256:" + hashlib.sha256(token.encode("ascii")).hexdigest()
+    key = (digest, trust.fingerprint)
+    with _lock:
+        policy = _cache.get(key)
+        if policy is not None:
+            _cache.move_to_end(key)
+    if policy is None:
+        policy = _build(token, digest, trust)
+        with _lock:
+            _cache[key] = policy
+            while len(_cache) > CACHE_SIZE:
+                _cache.popitem(last=False)
+    _check_time(policy, utc_now(now))
+    if object_id is not None:
+        policy.check_object(object_id)
+    return policy
+
+
+def _as_text(jws: Any) -> str:
+    if isinstance(jws, bytes):
+        if len(jws) > MAX_POLICY_BYTES:
+            raise PolicyTooLarge(f"signed policy is {len(jws)} bytes; limit {MAX_POLICY_BYTES}")
+        try:
+            jws = jws.decode("ascii")
+        except UnicodeDecodeError as exc:
+            raise UnsignedPolicy("not a compact JWS: it must be ASCII") from exc
+    if not isinstance(jws, str):
+        raise UnsignedPolicy(f"a signed policy is a compact JWS string, not {type(jws).__name__}")
+    if len(jws) > MAX_POLICY_BYTES:
+        raise PolicyTooLarge(
+            f"signed policy is {len(jws)} bytes; the limit is {MAX_POLICY_BYTES}; shrink it"
+        )
+    if not jws.isascii():
+        raise UnsignedPolicy("not a compact JWS: it must be ASCII")
+    return jws.strip()
+
+
+def _build(token: str, digest: str, trust: TrustStore) -> Policy:
+    verified = verify_compact(token, trust)
+    document = parse_document(verified.payload)
+    return Policy(jws=token, digest=digest, document=document, _compiled=compile_document(document))
+
+
+def _check_time(policy: Policy, now: datetime) -> None:
+    stamp = now.timestamp()
+    exp, nbf = policy.document.exp, policy.document.nbf
+    if exp is not None and stamp >= exp:
+        raise PolicyExpired(
+            f"policy {policy.id!r} v{policy.version} expired at {exp} (now {int(stamp)}); "
+            "load a freshly signed version"
+        )
+    if nbf is not None and stamp < nbf:
+        raise PolicyNotYetValid(
+            f"policy {policy.id!r} v{policy.version} is not valid before {nbf} "
+            f"(now {int(stamp)}); retry later"
+        )

@@ -1,0 +1,97 @@
+"""A failed turn leaves state and lineage exactly as they were, even in the SDK's cache.
+
+The Dapr SDK clears an actor's state cache only on DaprInternalError, and marks staged values
+clean before the save is attempted; after any other failure the next successful turn would
+build on (and save) values that never committed. The object must discard them itself.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import pytest
+from dapr.actor import ActorId
+from dapr.actor.runtime._type_information import ActorTypeInformation
+from dapr.actor.runtime.context import ActorRuntimeContext
+
+from actors import HostConfig, PlainJSONSerializer, ResidentObject
+from policies import TrustStore, generate_key, sign_policy, sign_token, verify_lineage
+from tests.actors.fakes import InMemorySidecar
+
+KEY = generate_key(kid="issuer-key", issuer="https://issuer.example")
+COUNTER = {
+    "iss": "https://issuer.example",
+    "id": "counter",
+    "version": 1,
+    "objects": ["counter-*"],
+    "data": {"count": 0},
+    "evaluation": {"every": "1h", "on_change": False},
+    "capabilities": {"write": ["count"]},
+    "permissions": {"read": "true", "amend": "true"},
+    "commands": {"increment": {"do": [{"set": {"count": "data.count + 1"}}]}},
+}
+
+
+def token() -> str:
+    now = int(time.time())
+    return sign_token(
+        {"iss": "https://issuer.example", "sub": "ops", "iat": now, "exp": now + 600}, KEY
+    )
+
+
+def new_actor(sidecar: InMemorySidecar) -> ResidentObject:
+    """A fresh activation over the same store, as the SDK builds one."""
+    host = HostConfig(trust=TrustStore.from_jwks({"keys": [KEY.public_jwk]}))
+    ctx = ActorRuntimeContext(
+        ActorTypeInformation.create(ResidentObject),
+        PlainJSONSerializer(),
+        PlainJSONSerializer(),
+        sidecar,
+    )
+    return ResidentObject(ctx, ActorId("counter-1"), host=host, sidecar=sidecar)
+
+
+async def increment(actor: ResidentObject) -> dict[str, Any]:
+    request = {"name": "increment", "params": {}, "token": token()}
+    result = await actor.command(request)
+    await actor._on_post_actor_method_internal(None)  # type: ignore[arg-type]  # SDK's save
+    return result
+
+
+def stored(sidecar: InMemorySidecar, key: str) -> Any:
+    return json.loads(sidecar.state[f"ResidentObject||counter-1||{key}"])
+
+
+@pytest.mark.parametrize("failure", [RuntimeError("disk on fire"), ConnectionResetError()])
+async def test_a_failed_save_is_not_carried_into_the_next_turn(failure: BaseException) -> None:
+    sidecar = InMemorySidecar()
+    actor = new_actor(sidecar)
+    policy = {"policy": sign_policy(COUNTER, KEY), "token": token()}
+    assert "error" not in await actor.install_policy(policy)
+    assert (await increment(actor))["seq"] == 3
+
+    sidecar.fail_next_save = failure
+    with pytest.raises(type(failure)):
+        await increment(actor)
+    assert stored(sidecar, "data") == {"count": 1}
+
+    assert (await increment(actor))["seq"] == 4
+    assert stored(sidecar, "data") == {"count": 2}
+    meta = stored(sidecar, "meta")
+    entries = [stored(sidecar, f"lineage-{seq:010d}") for seq in range(1, meta["seq"] + 1)]
+    verify_lineage(entries, data={"count": 2})
+
+
+async def test_a_refused_command_writes_nothing() -> None:
+    sidecar = InMemorySidecar()
+    actor = new_actor(sidecar)
+    await actor.install_policy({"policy": sign_policy(COUNTER, KEY), "token": token()})
+    before = dict(sidecar.state)
+
+    refused = await actor.command({"name": "increment", "params": {"x": 1}, "token": token()})
+    await actor._on_post_actor_method_internal(None)  # type: ignore[arg-type]
+
+    assert refused["error"]["code"] == "invalid_params"
+    assert sidecar.state == before

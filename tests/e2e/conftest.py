@@ -1,0 +1,28 @@
+"""Fixtures for end-to-end tests: real Resident hosts on loopback."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.hosts import Issuer, ResidentHost
+
+
+@pytest.fixture(scope="session")
+def issuer() -> Issuer:
+    return Issuer("https://issuer-x.example")
+
+
+@pytest.fixture(scope="session")
+def mallory() -> Issuer:
+    """An issuer no host trusts."""
+    return Issuer("https://mallory.example")
+
+
+@pytest.fixture(scope="module")
+def host(tmp_path_factory: pytest.TempPathFactory, issuer: Issuer) -> Iterator[ResidentHost]:
+    workdir: Path = tmp_path_factory.mktemp("host-a")
+    with ResidentHost(workdir, trusted=[issuer]) as running:
+        yield running

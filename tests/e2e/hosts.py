@@ -1,0 +1,121 @@
+"""A Resident host (the real app under uvicorn + localdapr) and token issuers, for e2e tests."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+from policies import SigningKey, generate_key, sign_policy, sign_token
+from tests.contract.pair import SidecarPair
+from tests.support import ROOT
+
+EXAMPLES = ROOT / "policies" / "examples"
+
+
+@dataclass
+class Issuer:
+    """Someone who signs policies and caller tokens."""
+
+    name: str
+    key: SigningKey = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.key = generate_key(kid=f"{self.name}-key", issuer=self.name)
+
+    def token(self, sub: str, *roles: str, ttl: int = 3600, **claims: Any) -> str:
+        now = int(time.time())
+        body = {"iss": self.name, "sub": sub, "roles": list(roles), "iat": now, "exp": now + ttl}
+        return sign_token({**body, **claims}, self.key)
+
+    def sign(self, document: dict[str, Any]) -> str:
+        return sign_policy({"iss": self.name, "iat": int(time.time()), **document}, self.key)
+
+
+def example(name: str, **overrides: Any) -> dict[str, Any]:
+    document: dict[str, Any] = yaml.safe_load((EXAMPLES / f"{name}.yaml").read_text())
+    document.pop("iss", None)
+    document.update(overrides)
+    return document
+
+
+class ResidentHost(SidecarPair):
+    """One host: its own app, localdapr, SQLite, trust file, settings and API tokens."""
+
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        trusted: list[Issuer],
+        host_id: str = "host-a",
+        limits: dict[str, Any] | None = None,
+    ) -> None:
+        workdir.mkdir(parents=True, exist_ok=True)
+        trust = workdir / "trust.jwks.json"
+        trust.write_text(json.dumps({"keys": [i.key.public_jwk for i in trusted]}))
+        api_token, app_token = secrets.token_hex(16), secrets.token_hex(16)
+        app_env = {
+            "RESIDENT_TRUST": str(trust),
+            "RESIDENT_HOME": str(workdir),
+            "RESIDENT_HOST_ID": host_id,
+            "APP_API_TOKEN": app_token,
+        }
+        if limits is not None:
+            app_env["RESIDENT_HOST_LIMITS"] = yaml.safe_dump(limits)
+        super().__init__(
+            "app.main:app",
+            workdir,
+            app_id="resident",
+            app_env=app_env,
+            sidecar_env={"DAPR_API_TOKEN": api_token, "APP_API_TOKEN": app_token},
+            resources_path=ROOT / "components",
+        )
+        self.app_token = app_token
+        self.http = httpx.Client(base_url=self.app_url, timeout=30.0)
+
+    def call(self, method: str, path: str, token: str | None, **kwargs: Any) -> httpx.Response:
+        headers = kwargs.pop("headers", {})
+        if token is not None:
+            headers["authorization"] = f"Bearer {token}"
+        return self.http.request(method, path, headers=headers, **kwargs)
+
+    def put_policy(self, object_id: str, jws: str, token: str) -> httpx.Response:
+        headers = {"content-type": "application/jose"}
+        return self.call("PUT", f"/objects/{object_id}/policy", token, content=jws, headers=headers)
+
+    def command(self, object_id: str, name: str, token: str, **params: Any) -> httpx.Response:
+        return self.call("POST", f"/objects/{object_id}/commands/{name}", token, json=params)
+
+    def show(self, object_id: str, token: str) -> dict[str, Any]:
+        response = self.call("GET", f"/objects/{object_id}", token)
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    def entries(self, object_id: str, token: str) -> list[dict[str, Any]]:
+        response = self.call("GET", f"/objects/{object_id}/lineage?limit=1000", token)
+        assert response.status_code == 200, response.text
+        entries: list[dict[str, Any]] = response.json()["entries"]
+        return entries
+
+    def published(self, topic: str) -> list[dict[str, Any]]:
+        """What the app published on `topic`, read from localdapr's test-only route."""
+        response = httpx.get(
+            f"{self.dapr_url}/v1.0-alpha1/localdapr/published",
+            params={"pubsub": "pubsub", "topic": topic},
+            headers=self.token_headers(),
+        )
+        assert response.status_code == 200, response.text
+        body = response.json()
+        messages: list[dict[str, Any]] = body["messages"] if isinstance(body, dict) else body
+        return messages
+
+    def stop(self) -> None:
+        self.http.close()
+        super().stop()
