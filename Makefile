@@ -4,6 +4,8 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 PKGS   := policies actors app localdapr
+PORT           ?= 8000
+SIDECAR_PORT   ?= 3500
 
 .PHONY: setup lint format test bench run clean
 
@@ -31,7 +33,7 @@ bench: setup
 	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 run: setup
-	$(VENV)/bin/resident dev
+	$(VENV)/bin/resident dev --port $(PORT) --dapr-http-port $(SIDECAR_PORT)
 
 clean:
 	rm -rf $(VENV) .resident .mypy_cache .pytest_cache .ruff_cache

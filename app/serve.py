@@ -8,6 +8,7 @@ so nothing else on the machine can call the actor routes or the sidecar.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import secrets
 import signal
@@ -30,6 +31,19 @@ class ServeOptions:
     log_level: str = "info"
 
 
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """Runs in the child before exec: the kernel sends it SIGTERM when `resident` dies.
+
+    uvicorn re-raises SIGTERM/SIGINT after its graceful shutdown, so `resident`'s own clean-up
+    may never run; without this an embedded sidecar would outlive it (Linux only).
+    """
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 def start_embedded_sidecar(options: ServeOptions) -> subprocess.Popen[bytes]:
     """Start localdapr for this app and point the app's environment at it."""
     os.environ["DAPR_HTTP_PORT"] = str(options.dapr_http_port)
@@ -44,17 +58,16 @@ def start_embedded_sidecar(options: ServeOptions) -> subprocess.Popen[bytes]:
         "--resources-path", str(options.resources_path),
         "--db", str(options.home / "localdapr.db"),
     ]  # fmt: skip
-    return subprocess.Popen(argv, env=dict(os.environ), start_new_session=True)  # noqa: S603
+    # Same process group as the app: a Ctrl-C in the terminal reaches both.
+    return subprocess.Popen(argv, env=dict(os.environ), preexec_fn=_die_with_parent)  # noqa: S603
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGTERM)
+    process.terminate()
     try:
         process.wait(timeout=10)
     except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
+        process.kill()
 
 
 def serve(options: ServeOptions) -> int:

@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     pubsub: str = "pubsub"
     statestore: str = "statestore"
     audience: str | None = None
+    min_period: str = Field(
+        default="1s", description="floor of every object's evaluation period, unless limits say"
+    )
     max_body_bytes: int = 1024 * 1024
     dapr_http_port: int = Field(
         default=3500, validation_alias=AliasChoices("DAPR_HTTP_PORT", "RESIDENT_DAPR_HTTP_PORT")
@@ -49,8 +52,13 @@ class Settings(BaseSettings):
         return TrustStore.from_jwks(document)
 
     def load_limits(self) -> HostLimits:
+        mapping = self._limits_mapping()
+        mapping.setdefault("min_period", self.min_period)
+        return HostLimits.from_mapping(mapping)
+
+    def _limits_mapping(self) -> dict[str, Any]:
         if not self.host_limits:
-            return HostLimits()
+            return {}
         text = self.host_limits
         candidate = Path(text)
         if "\n" not in text and candidate.suffix in {".yaml", ".yml", ".json"}:
@@ -64,4 +72,4 @@ class Settings(BaseSettings):
             raise SettingsError(f"RESIDENT_HOST_LIMITS is not valid YAML: {exc}") from exc
         if not isinstance(mapping, dict):
             raise SettingsError("RESIDENT_HOST_LIMITS must be a YAML mapping")
-        return HostLimits.from_mapping(mapping)
+        return mapping

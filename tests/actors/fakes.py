@@ -10,7 +10,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from actors import SidecarClient
+from actors import SidecarClient, SidecarError
 
 
 class InMemorySidecar(SidecarClient):
@@ -21,6 +21,7 @@ class InMemorySidecar(SidecarClient):
         self.published: list[dict[str, Any]] = []
         self.kv: dict[str, tuple[Any, int]] = {}
         self.fail_next_save: BaseException | None = None
+        self.refuse_publishes = 0
 
     async def request(
         self,
@@ -40,6 +41,9 @@ class InMemorySidecar(SidecarClient):
             else:
                 self.reminders[parts[4]] = json.loads(body or b"{}")
             return 204, b""
+        if parts[0] == "publish" and self.refuse_publishes > 0:
+            self.refuse_publishes -= 1
+            raise SidecarError("pub/sub broker unavailable", status=500)
         if parts[0] == "publish":
             self.published.append({"topic": parts[2], "event": json.loads(body or b"null")})
             return 204, b""

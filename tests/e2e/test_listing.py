@@ -1,0 +1,26 @@
+"""`GET /objects` lists what a host runs, paged, showing each object only to its readers."""
+
+from __future__ import annotations
+
+from tests.e2e.hosts import Issuer, ResidentHost, example
+
+IDS = ["thermostat-l1", "thermostat-l2", "thermostat-l3"]
+
+
+def test_listing_pages_and_filters_by_read_permission(host: ResidentHost, issuer: Issuer) -> None:
+    ops = issuer.token("ops", "ops", "viewer")
+    policy = issuer.sign(example("thermostat", evaluation={"every": "1h", "on_change": False}))
+    for object_id in reversed(IDS):
+        assert host.put_policy(object_id, policy, ops).status_code == 201
+
+    first = host.call("GET", "/objects?prefix=thermostat-l&limit=2", ops).json()
+    assert [o["id"] for o in first["objects"]] == IDS[:2]
+    assert first["next"] == IDS[1]
+    rest = host.call("GET", f"/objects?prefix=thermostat-l&limit=2&after={first['next']}", ops)
+    assert [o["id"] for o in rest.json()["objects"]] == IDS[2:]
+    assert rest.json()["next"] is None
+
+    outsider = issuer.token("someone", "sensor")  # thermostat's `read` needs the viewer role
+    hidden = host.call("GET", "/objects?prefix=thermostat-l", outsider)
+    assert hidden.status_code == 200
+    assert hidden.json()["objects"] == []

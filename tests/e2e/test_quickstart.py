@@ -1,0 +1,79 @@
+"""The README's quick start works as written: `make run`, then the commands it prints."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.support import ROOT, Proc, eventually, free_port, wait_http
+
+
+def readme_commands() -> list[str]:
+    """The `resident` commands of the README's quick start, in order."""
+    quick_start = (
+        (ROOT / "README.md").read_text().split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    )
+    return [
+        line.strip() for line in quick_start.splitlines() if line.startswith(".venv/bin/resident")
+    ]
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def printed(proc: Proc, name: str) -> str:
+    match = re.search(rf"^export {name}=(\S+)$", proc.output(), re.MULTILINE)
+    assert match, proc.output()
+    return match.group(1)
+
+
+@pytest.mark.timeout(180)
+def test_readme_quick_start_runs_as_written(tmp_path: Path) -> None:
+    commands = readme_commands()
+    assert [c.split()[1] for c in commands] == ["put-policy", "command", "show"]
+    port, sidecar_port = free_port(), free_port()
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("DAPR_", "APP_API", "RESIDENT_"))
+    }
+    env["RESIDENT_HOME"] = str(tmp_path / "home")
+    argv = ["make", "--no-print-directory", "run", f"PORT={port}", f"SIDECAR_PORT={sidecar_port}"]
+    server = Proc(argv, log=tmp_path / "make-run.log", env=env, cwd=ROOT)
+    server.env = env  # exactly this environment, nothing of the test runner's Dapr settings
+    server.start()
+    try:
+        wait_http(f"http://127.0.0.1:{port}/healthz", timeout=60, proc=server)
+        eventually(lambda: "export RESIDENT_TOKEN=" in server.output(), timeout=30)
+        shell_env = {
+            **env,
+            "RESIDENT_URL": printed(server, "RESIDENT_URL"),
+            "RESIDENT_TOKEN": printed(server, "RESIDENT_TOKEN"),
+        }
+        outputs = [
+            subprocess.run(
+                command,
+                shell=True,
+                cwd=ROOT,
+                env=shell_env,
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            for command in commands
+        ]
+    finally:
+        server.stop()
+    # Stopping `make run` stops its embedded sidecar too: nothing is left listening.
+    eventually(lambda: not port_open(sidecar_port), timeout=15)
+    for command, done in zip(commands, outputs, strict=True):
+        assert done.returncode == 0, f"{command}\n{done.stdout}\n{done.stderr}\n{server.output()}"
+    shown = json.loads(outputs[-1].stdout)
+    assert shown["id"] == "thermostat-1"
+    assert shown["data"]["temperature"] == 35
