@@ -55,6 +55,7 @@ class ResidentHost(SidecarPair):
         trusted: list[Issuer],
         host_id: str = "host-a",
         limits: dict[str, Any] | None = None,
+        env: dict[str, str] | None = None,
     ) -> None:
         workdir.mkdir(parents=True, exist_ok=True)
         trust = workdir / "trust.jwks.json"
@@ -68,6 +69,7 @@ class ResidentHost(SidecarPair):
         }
         if limits is not None:
             app_env["RESIDENT_HOST_LIMITS"] = yaml.safe_dump(limits)
+        app_env.update(env or {})
         super().__init__(
             "app.main:app",
             workdir,
