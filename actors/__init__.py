@@ -4,6 +4,7 @@ from ._client import ResidentObjectClient
 from ._errors import (
     BadRequestError,
     ConflictError,
+    EffectsPendingError,
     ForbiddenError,
     ObjectError,
     ObjectMovedError,
@@ -17,12 +18,14 @@ from ._object import ResidentObject
 from ._runtime import actor_factory, register_resident_object
 from ._serializer import PlainJSONSerializer
 from ._sidecar import SidecarClient, SidecarError
+from ._trace import remember as remember_trace
 
 __all__ = [
     "ACTOR_TYPE",
     "BadRequestError",
     "Clock",
     "ConflictError",
+    "EffectsPendingError",
     "ForbiddenError",
     "HostConfig",
     "ObjectError",
@@ -39,4 +42,5 @@ __all__ = [
     "SystemClock",
     "actor_factory",
     "register_resident_object",
+    "remember_trace",
 ]

@@ -59,3 +59,19 @@ class ResidentObjectClient:
 
     async def evaluate(self, object_id: str, *, token: str) -> dict[str, Any]:
         return await self.call(object_id, "Evaluate", {"token": token})
+
+    async def export(
+        self,
+        object_id: str,
+        *,
+        token: str,
+        move: bool = False,
+        destination: str | None = None,
+    ) -> dict[str, Any]:
+        request = {"token": token, "move": move, "destination": destination}
+        return await self.call(object_id, "Export", request)
+
+    async def import_bundle(
+        self, object_id: str, bundle: dict[str, Any], *, token: str
+    ) -> dict[str, Any]:
+        return await self.call(object_id, "Import", {"bundle": bundle, "token": token})

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ._sidecar import SidecarClient, SidecarError
+from ._trace import outgoing
 
 log = logging.getLogger("resident.effects")
 
@@ -23,8 +24,11 @@ def outbox_items(
 ) -> list[dict[str, Any]]:
     """Outbox records for a lineage entry's admitted effects, ids `<entry id>.<index>`."""
     items = []
+    trace = outgoing().get("traceparent")
     for index, effect in enumerate(effects):
         item = {**effect, "id": f"{entry['id']}.{index}", "seq": entry["seq"], "attempts": 0}
+        if trace:
+            item["traceparent"] = trace  # the producing turn's trace, kept across retries
         if item.get("kind") == "publish" and not item.get("pubsub"):
             item["pubsub"] = default_pubsub
         items.append(item)
@@ -33,7 +37,7 @@ def outbox_items(
 
 def cloud_event(item: Mapping[str, Any], *, object_id: str, host_id: str) -> dict[str, Any]:
     """A CloudEvent 1.0 whose id is the effect's, so subscribers can de-duplicate."""
-    return {
+    event = {
         "specversion": "1.0",
         "id": item["id"],
         "source": f"resident://{host_id}/{object_id}",
@@ -42,6 +46,9 @@ def cloud_event(item: Mapping[str, Any], *, object_id: str, host_id: str) -> dic
         "datacontenttype": "application/json",
         "data": item.get("data"),
     }
+    if item.get("traceparent"):
+        event["traceparent"] = event["traceid"] = item["traceparent"]
+    return event
 
 
 async def deliver_one(

@@ -46,6 +46,15 @@ class ForbiddenError(ObjectError):
     code = "forbidden"
 
 
+class EffectsPendingError(ObjectError):
+    """Effects of the object are not delivered yet; moving now would strand them here.
+
+    Retry once the pub/sub, binding or service they target is reachable again.
+    """
+
+    code = "effects_pending"
+
+
 class BadRequestError(ObjectError):
     """The request body is not of the method's shape; fix the request."""
 

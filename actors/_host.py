@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
 
-from policies import HostLimits, TrustStore
+from policies import HostLimits, SigningKey, TrustStore
 
 
 class Clock(Protocol):
@@ -36,3 +36,7 @@ class HostConfig:
     statestore: str = "statestore"
     audience: str | None = None
     clock: Clock = field(default_factory=SystemClock)
+    # Portability: the key that signs this host's export bundles, and whose bundles it trusts.
+    host_key: SigningKey | None = None
+    trusted_hosts: TrustStore | None = None
+    require_trusted_hosts: bool = False

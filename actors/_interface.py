@@ -40,3 +40,19 @@ class ResidentObjectInterface(ActorInterface):
     async def evaluate(self, request: dict[str, Any]) -> dict[str, Any]:
         """`{token}` -> runs one cycle now (permission `evaluate`)."""
         ...
+
+    @actormethod(name="Deliver")
+    async def deliver(self, request: dict[str, Any]) -> dict[str, Any]:
+        """`{pubsub, topic, event}` -> `{accepted, refused, workflow, seq}`: a pub/sub message
+        the policy's `subscribe` admits as a workflow event (no token: the sidecar's)."""
+        ...
+
+    @actormethod(name="Export")
+    async def export(self, request: dict[str, Any]) -> dict[str, Any]:
+        """`{token, move?, destination?}` -> the signed bundle (permission `export`)."""
+        ...
+
+    @actormethod(name="Import")
+    async def import_object(self, request: dict[str, Any]) -> dict[str, Any]:
+        """`{bundle, token}` -> `{created, object, from_host, host_trusted}` (bundle's `amend`)."""
+        ...

@@ -8,6 +8,7 @@ in one state transaction. Dapr's per-actor turn lock makes that evaluate-admit-a
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,9 +23,12 @@ from ._errors import BadRequestError, ForbiddenError, ObjectError, error_envelop
 from ._host import HostConfig
 from ._index import ObjectIndex
 from ._interface import ResidentObjectInterface
+from ._metrics import COMMANDS, CYCLES, REFUSALS, record_actions
+from ._portability import ExportRequest, export_object, import_object
 from ._sidecar import SidecarClient, SidecarError
 from ._state import ObjectStore, StoredObject
 from ._turns import Turn
+from ._workflow import deliver_message
 
 log = logging.getLogger("resident.object")
 
@@ -71,6 +75,15 @@ class ResidentObject(Actor, ResidentObjectInterface, Remindable):
     async def evaluate(self, request: Request) -> Request:
         return await self._guard(self._evaluate, request)
 
+    async def deliver(self, request: Request) -> Request:
+        return await self._guard(self._deliver, request)
+
+    async def export(self, request: Request) -> Request:
+        return await self._guard(self._export, request)
+
+    async def import_object(self, request: Request) -> Request:
+        return await self._guard(self._import, request)
+
     async def receive_reminder(
         self,
         name: str,
@@ -83,10 +96,13 @@ class ResidentObject(Actor, ResidentObjectInterface, Remindable):
         if name != REMINDER:
             return
         try:
-            await self._turn().cycle(who={"reminder": REMINDER}, forced=False)
+            result = await self._turn().cycle(who={"reminder": REMINDER}, forced=False)
         except BaseException:
             await self._store.discard()
+            CYCLES.labels(outcome="failed").inc()
             raise
+        CYCLES.labels(outcome=str(result.get("skipped") or "run")).inc()
+        record_actions(result)
 
     # --- the turn wrapper -----------------------------------------------------------------
 
@@ -94,20 +110,30 @@ class ResidentObject(Actor, ResidentObjectInterface, Remindable):
         self, handler: Callable[[Request], Awaitable[Request]], request: object
     ) -> Request:
         """Run one method; on any failure forget staged state so nothing is half-written."""
+        method = handler.__name__.lstrip("_")
+        started = time.perf_counter()
         try:
             if not isinstance(request, dict):
                 raise BadRequestError("the request body must be a JSON object")
-            return await handler(request)
+            result = await handler(request)
         except (PolicyError, ObjectError) as exc:
             await self._store.discard()
             log.info(
                 "refused",
                 extra={"object_id": self.object_id, "code": exc.code, "reason": str(exc)},
             )
+            REFUSALS.labels(method=method, code=exc.code).inc()
+            if method == "command":
+                COMMANDS.labels(outcome="refused").observe(time.perf_counter() - started)
             return error_envelope(exc)
         except BaseException:
             await self._store.discard()
             raise
+        if method in {"command", "evaluate"}:
+            record_actions(result)
+        if method == "command":
+            COMMANDS.labels(outcome="ok").observe(time.perf_counter() - started)
+        return result
 
     def _turn(self) -> Turn:
         return Turn(
@@ -130,11 +156,11 @@ class ResidentObject(Actor, ResidentObjectInterface, Remindable):
             await self._index_add()
         return result
 
-    async def _index_add(self) -> None:
+    async def _index_add(self, *, present: bool = True) -> None:
         """Best effort: the object exists whether or not the listing knows it yet."""
         index = ObjectIndex(self._sidecar, store=self._host.statestore)
         try:
-            await index.add(self.object_id)
+            await (index.add if present else index.remove)(self.object_id)
         except SidecarError as exc:
             log.warning(
                 "object not indexed", extra={"object_id": self.object_id, "error": str(exc)}
@@ -172,11 +198,29 @@ class ResidentObject(Actor, ResidentObjectInterface, Remindable):
         entries = await self._store.read_entries(after + 1, last)
         return {"entries": entries, "length": stored.meta.seq, "head": stored.meta.head}
 
+    async def _deliver(self, request: Request) -> Request:
+        return await deliver_message(self._turn(), request)
+
     async def _evaluate(self, request: Request) -> Request:
         caller = authenticate(request, self._host)
         turn = self._turn()
         stored = await turn.load_required()
+        turn.ensure_active(stored)
         policy = turn.policy_of(stored)
         if not policy.allows("evaluate", caller, object_id=self.object_id, data=stored.data):
             raise ForbiddenError("the policy's `evaluate` permission denies this caller")
         return await turn.cycle(who=who_of(caller), forced=True)
+
+    async def _export(self, request: Request) -> Request:
+        caller = authenticate(request, self._host)
+        options = ExportRequest.from_request(request)
+        bundle = await export_object(self._turn(), caller=caller, request=options)
+        if options.move:
+            await self._index_add(present=False)
+        return bundle
+
+    async def _import(self, request: Request) -> Request:
+        caller = authenticate(request, self._host)
+        result = await import_object(self._turn(), request.get("bundle"), caller=caller)
+        await self._index_add()
+        return result

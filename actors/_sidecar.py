@@ -19,6 +19,8 @@ from dapr.clients.http.helpers import get_api_url
 from dapr.common.reentrancy_context import reentrancy_ctx
 from dapr.conf import settings
 
+from ._trace import outgoing
+
 API_TOKEN_HEADER = "dapr-api-token"
 
 
@@ -64,7 +66,7 @@ class SidecarClient(DaprActorClientBase):
         params: Mapping[str, str] | None = None,
     ) -> tuple[int, bytes]:
         """Send one call; return (status, body) for 2xx, raise SidecarError otherwise."""
-        sent = {"content-type": "application/json", **(headers or {})}
+        sent = {"content-type": "application/json", **outgoing(), **(headers or {})}
         if settings.DAPR_API_TOKEN:
             sent[API_TOKEN_HEADER] = settings.DAPR_API_TOKEN
         try:

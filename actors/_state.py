@@ -40,6 +40,10 @@ class Meta:
     created_at: str | None = None
     last_error: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # {"state", "entered_at", "history": [...]} when the policy has a workflow (_workflow).
+    workflow: dict[str, Any] | None = None
+    # The timeout the `evaluate` reminder was last moved to fire at, if any.
+    reminder_due_at: str | None = None
 
     @classmethod
     def from_json(cls, raw: dict[str, Any]) -> Meta:

@@ -14,10 +14,12 @@ from typing import Any, Protocol
 
 from policies import Decision, Policy, PolicyError, load_policy, next_entry
 
+from . import _workflow as workflow
 from ._auth import who_of
 from ._effects import deliver, outbox_items
 from ._errors import ForbiddenError, ObjectMovedError, ObjectNotFoundError
 from ._host import HostConfig
+from ._metrics import REMINDER_LAG, record_outbox
 from ._sidecar import SidecarClient
 from ._state import Meta, ObjectStore, StoredObject
 
@@ -106,6 +108,7 @@ class Turn:
             "cycles": meta.cycles,
             "lineage": {"length": meta.seq, "head": meta.head},
             "outbox": len(stored.outbox),
+            "workflow": workflow.view(policy, meta),
         }
 
     # --- persisting -----------------------------------------------------------------------
@@ -141,7 +144,12 @@ class Turn:
     async def _schedule(self, policy: Policy, meta: Meta) -> None:
         period = policy.effective_period(self.host.limits)
         await self.reminders.register_reminder(REMINDER, b"", due_time=period, period=period)
-        meta.reminder_period_s = period.total_seconds()
+        meta.reminder_period_s, meta.reminder_due_at = period.total_seconds(), None
+
+    async def deliver_pending(self, stored: StoredObject) -> int:
+        """Deliver the committed outbox now; the number of effects still pending."""
+        delivered = await self._flush_outbox(stored.outbox, stored.meta)
+        return len(stored.outbox) - delivered
 
     async def _flush_outbox(self, outbox: list[dict[str, Any]], meta: Meta) -> int:
         """Deliver what the committed turn left in the outbox; persist what is still pending."""
@@ -150,6 +158,7 @@ class Turn:
         pending = await deliver(
             self.sidecar, outbox, object_id=self.object_id, host_id=self.host.host_id
         )
+        record_outbox(self.object_id, len(pending))
         if pending != outbox:
             await self.store.stage(meta=meta, outbox=pending)
             await self.store.commit()
@@ -177,20 +186,31 @@ class Turn:
             meta, data, entries, outbox = stored.meta, stored.data, [], stored.outbox
         about = {"policy": {"id": new.id, "version": new.version, "issuer": new.issuer}}
         entries.append(self._entry(meta, "policy", who=who, policy=new, data=data, extra=about))
+        data, steps, items = await workflow.on_install(self, new, meta, data, who)
+        entries, outbox = [*entries, *steps], [*outbox, *items]
         await self._schedule(new, meta)
-        await self.store.stage(meta=meta, policy_jws=jws, data=data, entries=entries)
+        await workflow.schedule_due(self, new, meta, now)
+        await self.store.stage(meta=meta, policy_jws=jws, data=data, entries=entries, outbox=outbox)
         await self.store.commit()
+        outbox = await workflow.flush(self, outbox, meta)
         final = StoredObject(policy_jws=jws, data=data, meta=meta, outbox=outbox)
         return {"created": stored is None, "object": self.summary(final, new)}
 
     # --- command --------------------------------------------------------------------------
 
     async def command(
-        self, name: str, params: dict[str, Any], *, caller: Mapping[str, Any]
+        self,
+        name: str,
+        params: dict[str, Any],
+        *,
+        caller: Mapping[str, Any],
+        workflow_events: bool = True,
     ) -> dict[str, Any]:
         stored = await self.load_required()
         self.ensure_active(stored)
         policy = self.policy_of(stored)
+        if workflow_events and name in policy.workflow_events:
+            return await workflow.event_command(self, stored, policy, name, params, caller=caller)
         decision = policy.command(
             name,
             params,
@@ -250,6 +270,11 @@ class Turn:
             await self.store.commit()
             return {"skipped": exc.code}
         period = policy.effective_period(self.host.limits)
+        if policy.has_workflow:
+            await workflow.on_fire(self, stored, policy, now)
+        if not forced and meta.last_cycle_at is not None:
+            due = parse_iso(meta.last_cycle_at) + period
+            REMINDER_LAG.observe(max(0.0, (now - due).total_seconds()))
         if not forced and self._is_duplicate_fire(meta, now, period):
             meta.skipped_fires += 1
             await self.store.stage(meta=meta)

@@ -18,6 +18,7 @@ import yaml
 
 from policies import PolicyError, parse_duration, sign_policy, sign_token
 
+from .cli_transfer import add_transfer_commands
 from .httpclient import CliError, HostClient
 from .keystore import KeyStore, KeyStoreError
 from .serve import ServeOptions, serve
@@ -228,6 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
     for p in sub.choices.values():
         if p.prog.split()[-1] in {"put-policy", "command", "show", "lineage"}:
             _add_host_options(p)
+    add_transfer_commands(sub)
     return parser
 
 

@@ -10,6 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from actors import ObjectIndex, ResidentObjectClient
 
 from .errors import ApiError
+from .ratelimit import RateLimiter
 from .settings import Settings
 
 _bearer = HTTPBearer(auto_error=False, description="A JWT from an issuer this host trusts")
@@ -39,7 +40,20 @@ def get_token(
     return credentials.credentials
 
 
+def limit_commands(request: Request, token: Annotated[str, Depends(get_token)]) -> None:
+    """Refuse with 429 a caller that exceeds its command rate (before the object is called)."""
+    limiter: RateLimiter = request.app.state.rate_limiter
+    wait = limiter.acquire(RateLimiter.key_of(token))
+    if wait > 0:
+        raise ApiError(
+            "rate_limited",
+            f"too many commands from this caller; retry in {wait:.1f}s",
+            headers={"retry-after": limiter.retry_after(wait)},
+        )
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 ObjectsDep = Annotated[ResidentObjectClient, Depends(get_objects)]
 IndexDep = Annotated[ObjectIndex, Depends(get_index)]
 TokenDep = Annotated[str, Depends(get_token)]
+CommandQuota = Depends(limit_commands)

@@ -19,14 +19,18 @@ STATUS_BY_CODE: dict[str, int] = {
     "forbidden": 403,
     "untrusted_issuer": 403,
     "untrusted_successor": 403,
+    "untrusted_host": 403,
     "not_found": 404,
     "unknown_command": 404,
     "conflict": 409,
     "rollback": 409,
     "moved": 409,
+    "effects_pending": 409,
     "policy_too_large": 413,
     "body_too_large": 413,
+    "bundle_too_large": 413,
     "unsupported_media_type": 415,
+    "rate_limited": 429,
     "invalid_policy": 422,
     "unsigned_policy": 422,
     "invalid_signature": 422,
@@ -36,6 +40,11 @@ STATUS_BY_CODE: dict[str, int] = {
     "invalid_params": 422,
     "invalid_data": 422,
     "invalid_config": 422,
+    "lineage_broken": 422,
+    "invalid_bundle": 422,
+    "data_mismatch": 422,
+    "policy_mismatch": 422,
+    "invalid_host_signature": 422,
     "unavailable": 503,
 }
 
@@ -57,10 +66,11 @@ def problem(code: str, detail: str, *, status: int | None = None, **extra: Any) 
 class ApiError(Exception):
     """Raised by routes for refusals decided at the edge (body size, media type)."""
 
-    def __init__(self, code: str, detail: str) -> None:
+    def __init__(self, code: str, detail: str, *, headers: dict[str, str] | None = None) -> None:
         super().__init__(detail)
         self.code = code
         self.detail = detail
+        self.headers = headers or {}
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -70,7 +80,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def on_api(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, ApiError)
-        return problem(exc.code, exc.detail)
+        response = problem(exc.code, exc.detail)
+        response.headers.update(exc.headers)
+        return response
 
     async def on_validation(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)

@@ -78,3 +78,13 @@ class HostClient:
             "entries": len(entries),
             "head": entries[-1]["hash"],
         }
+
+    def export(self, object_id: str, *, move: bool = False, destination: str | None = None) -> Any:
+        params: dict[str, Any] = {"move": "true" if move else "false"}
+        if destination:
+            params["destination"] = destination
+        return self._call("POST", f"{self._obj(object_id)}/export", params=params)
+
+    def import_bundle(self, bundle: dict[str, Any]) -> Any:
+        path = f"{self._obj(str(bundle.get('object_id', '')))}/import"
+        return self._call("POST", path, json=bundle)

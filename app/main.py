@@ -23,7 +23,10 @@ from actors import (
 
 from .errors import install_error_handlers
 from .guard import SidecarTokenGuard
-from .routes import objects
+from .hostkey import ensure_host_key, host_jwks
+from .observability import TraceContextCapture, configure_logging
+from .ratelimit import RateLimiter
+from .routes import events, metrics, objects, transfer
 from .settings import Settings
 
 log = logging.getLogger("resident.app")
@@ -37,12 +40,16 @@ def host_config(settings: Settings) -> HostConfig:
         pubsub=settings.pubsub,
         statestore=settings.statestore,
         audience=settings.audience,
+        host_key=ensure_host_key(settings.host_key_path),
+        trusted_hosts=settings.load_trusted_hosts(),
+        require_trusted_hosts=settings.require_trusted_hosts,
     )
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the service; host config is read at start-up so a bad setting fails loudly."""
     settings = settings or Settings()
+    configure_logging(level=settings.log_level, fmt=settings.log_format)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -52,6 +59,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.settings = settings
         app.state.objects = ResidentObjectClient(sidecar)
         app.state.index = ObjectIndex(sidecar, store=settings.statestore)
+        app.state.rate_limiter = RateLimiter(
+            rate=settings.command_rate, burst=settings.command_burst
+        )
+        app.state.host_jwks = host_jwks(host.host_key) if host.host_key else {"keys": []}
         log.info("resident host %s serving; sidecar %s", settings.host_id, sidecar.base_url)
         try:
             yield
@@ -66,8 +77,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     DaprActor(app)
     app.include_router(objects.router)
+    app.include_router(metrics.router)
+    app.include_router(transfer.router)
+    app.include_router(events.router)
     install_error_handlers(app)
     app.add_middleware(SidecarTokenGuard, token=settings.app_api_token)
+    app.add_middleware(TraceContextCapture)
     return app
 
 

@@ -27,6 +27,7 @@ class ObjectSummary(BaseModel):
     cycles: int
     lineage: LineageRef
     outbox: int = 0
+    workflow: dict[str, Any] | None = None  # {state, entered_at, due_at, terminal, events, history}
 
 
 class PolicyInstalled(BaseModel):
@@ -69,3 +70,24 @@ class Problem(BaseModel):
     status: int
     detail: str
     code: str
+
+
+class ObjectImported(BaseModel):
+    created: bool
+    object: ObjectSummary
+    from_host: str
+    host_trusted: bool
+
+
+class Bundle(BaseModel):
+    """`resident.bundle/1`: verify offline with `resident verify`."""
+
+    format: str
+    object_id: str
+    policy: str
+    data: dict[str, Any]
+    lineage: list[dict[str, Any]]
+    head: str
+    from_host: str
+    exported_at: str
+    signature: str

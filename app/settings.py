@@ -10,7 +10,7 @@ import yaml
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from policies import HostLimits, TrustStore
+from policies import MAX_BUNDLE_BYTES, HostLimits, TrustStore
 
 
 class SettingsError(RuntimeError):
@@ -35,11 +35,53 @@ class Settings(BaseSettings):
         default="1s", description="floor of every object's evaluation period, unless limits say"
     )
     max_body_bytes: int = 1024 * 1024
+    log_level: str = "info"
+    log_format: str = Field(default="json", description="json or text")
+    subscriptions: str = Field(
+        default="",
+        description="topics whose messages are routed to objects as workflow events: "
+        "comma-separated `topic` or `pubsub/topic` (Dapr reads /dapr/subscribe once at start)",
+    )
+    command_rate: float = Field(default=200.0, description="commands/s per caller; 0 = no limit")
+    command_burst: int = 400
+    host_key: Path | None = Field(
+        default=None, description="PEM private key signing this host's bundles; <home>/host-key.pem"
+    )
+    trusted_hosts: Path | None = Field(
+        default=None, description="JWKS of the hosts whose exported bundles this host trusts"
+    )
+    require_trusted_hosts: bool = False
+    max_bundle_bytes: int = MAX_BUNDLE_BYTES
     dapr_http_port: int = Field(
         default=3500, validation_alias=AliasChoices("DAPR_HTTP_PORT", "RESIDENT_DAPR_HTTP_PORT")
     )
     dapr_api_token: str | None = Field(default=None, validation_alias="DAPR_API_TOKEN")
     app_api_token: str | None = Field(default=None, validation_alias="APP_API_TOKEN")
+
+    @property
+    def host_key_path(self) -> Path:
+        return self.host_key or self.home / "host-key.pem"
+
+    def load_trusted_hosts(self) -> TrustStore | None:
+        """None when unset: every bundle's signer is then recorded as untrusted."""
+        if self.trusted_hosts is None:
+            return None
+        try:
+            document = json.loads(self.trusted_hosts.read_text())
+        except (OSError, ValueError) as exc:
+            raise SettingsError(
+                f"RESIDENT_TRUSTED_HOSTS={self.trusted_hosts}: cannot read a JWKS document ({exc})"
+            ) from exc
+        return TrustStore.from_jwks(document)
+
+    def subscription_topics(self) -> list[tuple[str, str]]:
+        """(pubsub, topic) pairs of RESIDENT_SUBSCRIPTIONS; a bare topic uses RESIDENT_PUBSUB."""
+        pairs = []
+        for item in (part.strip() for part in self.subscriptions.split(",")):
+            if item:
+                pubsub, _, topic = item.rpartition("/")
+                pairs.append((pubsub or self.pubsub, topic))
+        return pairs
 
     def load_trust(self) -> TrustStore:
         try:

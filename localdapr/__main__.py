@@ -1,7 +1,7 @@
 """`python -m localdapr`: run one sidecar, with the flags of `dapr run` / daprd of the same names.
 
     python -m localdapr --app-id resident --app-port 8000 --dapr-http-port 3500 \\
-        --resources-path components --db .resident/localdapr.db
+        --resources-path components --db .resident/localdapr.db [--broker-db shared.db]
 
 DAPR_API_TOKEN and APP_API_TOKEN are read from the environment, as daprd reads them.
 """
@@ -30,6 +30,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--resources-path", type=Path, default=None)
     p.add_argument("--db", type=Path, default=Path(".resident/localdapr.db"))
     p.add_argument(
+        "--broker-db",
+        type=Path,
+        default=None,
+        help="SQLite file of pub/sub messages (default: --db); sidecars sharing it share a broker",
+    )
+    p.add_argument(
         "--log-level", default="info", choices=["debug", "info", "warning", "error", "critical"]
     )
     return p.parse_args(argv)
@@ -44,6 +50,7 @@ def config_from(args: argparse.Namespace) -> SidecarConfig:
         listen_host=args.listen_host,
         resources_path=args.resources_path,
         db_path=args.db,
+        broker_db_path=args.broker_db,
         api_token=os.environ.get("DAPR_API_TOKEN") or None,
         app_api_token=os.environ.get("APP_API_TOKEN") or None,
     )

@@ -16,6 +16,7 @@ from starlette.routing import BaseRoute, Match, Route
 from starlette.types import Receive, Scope, Send
 
 from ._actorstate import parse_ops
+from ._appchannel import AppUnreachableError
 from ._errors import JSON, DaprError, read_json
 
 if TYPE_CHECKING:
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
 
 BASE = "/v1.0/actors/{actor_type}/{actor_id}"
 _ALL = ["GET", "POST", "PUT", "DELETE"]
+_TRACE_HEADERS = frozenset({b"traceparent", b"tracestate"})
 
 
 def _no_address(actor_type: str) -> DaprError:
@@ -139,20 +141,21 @@ class InvokeRoute(BaseRoute):
         actor_type, method = p["actor_type"], p["method"]
         await self.actors.hosted(actor_type, missing=_no_address(actor_type))
         body = await _read_body(receive)
-        reentrancy_id = content_type = None
-        for name, value in scope["headers"]:
-            if name == b"dapr-reentrancy-id":
-                reentrancy_id = value.decode("latin-1")
-            elif name == b"content-type":
-                content_type = value.decode("latin-1")
-        resp = await self.actors.call(
-            actor_type,
-            p["actor_id"],
-            quote(method, safe="/"),
-            body,
-            reentrancy_id=reentrancy_id,
-            content_type=content_type,
-        )
+        reentrancy_id, content_type, trace = _call_headers(scope)
+        try:
+            resp = await self.actors.call(
+                actor_type,
+                p["actor_id"],
+                quote(method, safe="/"),
+                body,
+                reentrancy_id=reentrancy_id,
+                content_type=content_type,
+                trace=trace,
+            )
+        except AppUnreachableError as exc:
+            # daprd answers a dead app channel like any failed call: 500 in its JSON shape.
+            message = f"error invoke actor method: {exc}"
+            raise DaprError(500, "ERR_ACTOR_INVOKE_METHOD", message) from exc
         if resp.status == 200:
             return 200, resp.headers.get("content-type", JSON), resp.body
         # daprd: a 404 is "method not found"; any other non-200 wraps the app's body.
@@ -162,6 +165,24 @@ class InvokeRoute(BaseRoute):
             else f"error from actor service: ({resp.status}) {resp.body.decode(errors='replace')}"
         )
         raise DaprError(500, "ERR_ACTOR_INVOKE_METHOD", f"error invoke actor method: {detail}")
+
+
+def _call_headers(scope: Scope) -> tuple[str | None, str | None, dict[str, str]]:
+    """The caller's reentrancy id, content type and W3C trace context: what daprd passes on.
+
+    daprd sends the app the trace context of the call (as a child span of the caller's);
+    localdapr records no spans, so it passes the caller's context through unchanged.
+    """
+    reentrancy_id = content_type = None
+    trace: dict[str, str] = {}
+    for name, value in scope["headers"]:
+        if name == b"dapr-reentrancy-id":
+            reentrancy_id = value.decode("latin-1")
+        elif name == b"content-type":
+            content_type = value.decode("latin-1")
+        elif name in _TRACE_HEADERS:
+            trace[name.decode("latin-1")] = value.decode("latin-1")
+    return reentrancy_id, content_type, trace
 
 
 async def _read_body(receive: Receive) -> bytes:

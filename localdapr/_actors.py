@@ -14,6 +14,7 @@ import logging
 import sqlite3
 import time
 import uuid
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
@@ -121,12 +122,13 @@ class ActorSubsystem:
         *,
         reentrancy_id: str | None = None,
         content_type: str | None = None,
+        trace: Mapping[str, str] | None = None,
     ) -> AppResponse:
         """PUT one method/reminder/timer to the app inside the actor's turn."""
         if self._ctx is None:
             raise DaprError(503, "ERR_ACTOR_RUNTIME_CLOSED", "actor runtime is not started")
         cfg = self._actors.types.get(actor_type, TypeConfig())
-        headers = {"Content-Type": content_type or "application/json"}
+        headers = {"Content-Type": content_type or "application/json", **(trace or {})}
         if cfg.reentrant:
             reentrancy_id = reentrancy_id or uuid.uuid4().hex
             headers[REENTRANCY_HEADER] = reentrancy_id

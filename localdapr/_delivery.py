@@ -5,6 +5,11 @@ done; RETRY, an unknown status, any other non-404 status or an unreachable app i
 DROP and 404 drop the message. A dropped message, or one still failing after the bounded
 number of attempts, goes to the subscription's dead-letter topic when it has one.
 Deliveries run as background tasks so a slow or failing subscriber never blocks publishers.
+
+SQLite has no notifications, so besides being woken by its own sidecar's publishes the
+dispatcher polls the broker every `poll_interval` for messages other sidecars appended. A poll
+is a few indexed reads (the stream's head, this app's due deliveries) that take no write lock
+unless something is new or due, and only a sidecar whose app subscribes to anything polls.
 """
 
 from __future__ import annotations
@@ -33,22 +38,28 @@ log = logging.getLogger("localdapr.pubsub")
 
 @dataclass(frozen=True, slots=True)
 class DeliverySettings:
-    """Retry budget of a delivery; env `LOCALDAPR_PUBSUB_MAX_ATTEMPTS` / `_BACKOFF_MS` tune it."""
+    """Retry budget and broker polling; env `LOCALDAPR_PUBSUB_{MAX_ATTEMPTS,BACKOFF_MS,POLL_MS}`."""
 
     max_attempts: int = 5
     initial_backoff: float = 0.2
     max_backoff: float = 2.0
     timeout: float = 30.0
     max_inflight: int = 32
+    poll_interval: float = 0.05
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> DeliverySettings:
         try:
             attempts = int(env.get("LOCALDAPR_PUBSUB_MAX_ATTEMPTS", "5"))
             backoff_ms = int(env.get("LOCALDAPR_PUBSUB_BACKOFF_MS", "200"))
+            poll_ms = int(env.get("LOCALDAPR_PUBSUB_POLL_MS", "50"))
         except ValueError as exc:
             raise ValueError(f"LOCALDAPR_PUBSUB_* must be integers: {exc}") from exc
-        return cls(max_attempts=max(1, attempts), initial_backoff=max(0, backoff_ms) / 1000)
+        return cls(
+            max_attempts=max(1, attempts),
+            initial_backoff=max(0, backoff_ms) / 1000,
+            poll_interval=max(1, poll_ms) / 1000,
+        )
 
     def backoff(self, attempts: int) -> float:
         return float(min(self.max_backoff, self.initial_backoff * 2 ** max(0, attempts - 1)))
@@ -108,7 +119,7 @@ class ActiveSubscription:
 
 
 class Dispatcher:
-    """Leases due deliveries from the store and attempts each one in a task of its own."""
+    """Takes new messages in for the app's groups, leases due deliveries, attempts each one."""
 
     def __init__(
         self,
@@ -124,22 +135,35 @@ class Dispatcher:
         self._subs = subscriptions
         self._settings = settings
         self._dead_letter = dead_letter
+        self._groups = {key: (a.sub.pubsubname, a.sub.topic) for key, a in subscriptions.items()}
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
 
-    def wake(self) -> None:
+    def published(self) -> None:
+        """Our own app published: take it in now, so its deliveries exist when publish answers."""
+        try:
+            self._store.catch_up(self._groups)
+        except sqlite3.Error:
+            log.exception("taking a published message in failed; the next poll will")
         self._wake.set()
 
-    async def run(self) -> None:
-        """Forever: start what is due, then sleep until the next due time or a wake-up."""
+    def prepare(self) -> None:
+        """Join the app's consumer groups and retry what a crash left leased."""
+        self._store.join(self._groups)
         self._store.release_leases()
+
+    async def run(self) -> None:
+        """Forever: start what is due, then sleep until the next due time, poll or wake-up."""
+        poll = self._settings.poll_interval if self._groups else None
         while True:
             self._wake.clear()
             try:
                 delay = self._start_due()
             except sqlite3.Error:
-                log.exception("pub/sub store unavailable; retrying in 1s")
+                log.exception("pub/sub broker unavailable; retrying in 1s")
                 delay = 1.0
+            if poll is not None:
+                delay = poll if delay is None else min(delay, poll)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), delay)
 
@@ -149,6 +173,7 @@ class Dispatcher:
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
     def _start_due(self) -> float | None:
+        self._store.catch_up(self._groups)
         free = self._settings.max_inflight - len(self._tasks)
         if free <= 0:
             return None

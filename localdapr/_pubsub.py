@@ -1,13 +1,16 @@
 """Pub/sub API (`POST /v1.0/publish/{pubsub}/{topic}`) for every `pubsub.*` component.
 
-Publishing stores the CloudEvent durably (SQLite) and answers 204 at once; a background
-dispatcher (`_delivery`) delivers it to the app's matching subscriptions, programmatic (the
-app's `GET /dapr/subscribe`) and declarative (`Subscription` YAMLs). All pub/sub components
-share one durable queue whatever their declared type: apps see Dapr's delivery semantics,
-not one broker's.
+Publishing appends the CloudEvent to the broker (`_pubsubstore`, SQLite) and answers 204 at
+once. The broker file may be shared by the sidecars of several apps (`--broker-db`), as their
+daprds would share one Redis: each sidecar's dispatcher (`_delivery`) delivers every message
+to its OWN app's matching subscriptions, programmatic (the app's `GET /dapr/subscribe`) and
+declarative (`Subscription` YAMLs in scope), once per app id. All pub/sub components share one
+durable stream whatever their declared type: apps see Dapr's delivery semantics, not one
+broker's.
 
-`GET /v1.0-alpha1/localdapr/published` is NOT a Dapr API: it lets tests see what an app
-published, with the CloudEvent ids and delivery status, even when nothing subscribes.
+`GET /v1.0-alpha1/localdapr/published` is NOT a Dapr API: it lets tests see what was
+published to the broker, with the CloudEvent ids and each app's delivery status, even when
+nothing subscribes.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import base64
 import contextlib
 import json
 import logging
+import sqlite3
 import uuid
 from typing import Any
 
@@ -61,10 +65,10 @@ class PubSubSubsystem:
         res = load_resources(self._config.resources_path, app_id=self._config.app_id)
         self._pubsubs = {c.name: c for c in res.of_family("pubsub")}
         self._declarative = list(res.subscriptions)
-        self._db = PubSubStore(open_db(self._config.db_path))
+        self._db = PubSubStore(open_db(self._config.broker_path), app_id=self._config.app_id)
 
     async def on_app_ready(self, ctx: SidecarContext) -> None:
-        """Learn the subscriptions, fan out what was published meanwhile, start delivering."""
+        """Learn the subscriptions, join their consumer groups, start delivering."""
         programmatic = []
         for raw in ctx.app_subscriptions:
             try:
@@ -72,14 +76,23 @@ class PubSubSubsystem:
             except (ValueError, TypeError, AttributeError) as exc:
                 log.error("ignoring subscription %r from /dapr/subscribe: %s", raw, exc)
         self._active = _activate([*programmatic, *self._declarative], set(self._pubsubs))
-        store = self._store()
-        late = store.fan_out_pending(self._keys_by_topic())
-        self._ready = True
-        self._dispatcher = Dispatcher(
-            store, ctx.app, self._active, settings=self._settings, dead_letter=self._dead_letter
+        dispatcher = Dispatcher(
+            self._store(),
+            ctx.app,
+            self._active,
+            settings=self._settings,
+            dead_letter=self._dead_letter,
         )
-        self._runner = asyncio.create_task(self._dispatcher.run(), name="localdapr-pubsub")
-        log.info("pub/sub: %d subscriptions, %d queued messages", len(self._active), late)
+        dispatcher.prepare()
+        self._ready = True
+        self._dispatcher = dispatcher
+        self._runner = asyncio.create_task(dispatcher.run(), name="localdapr-pubsub")
+        log.info(
+            "pub/sub: %d subscriptions as app %r, broker %s",
+            len(self._active),
+            self._config.app_id,
+            self._config.broker_path,
+        )
 
     async def close(self) -> None:
         if self._runner is not None:
@@ -160,22 +173,20 @@ class PubSubSubsystem:
             raise DaprError(404, "ERR_TOPIC_NAME_EMPTY", f"topic is empty in pubsub {pubsub}")
 
     def _enqueue(self, msg: Message) -> None:
-        keys = self._keys_by_topic().get((msg.pubsub, msg.topic), []) if self._ready else None
-        self._store().add(msg, keys)
+        """Append to the broker, then wake our dispatcher (other sidecars find it by polling)."""
+        try:
+            self._store().add(msg, publisher=self._config.app_id)
+        except sqlite3.Error as exc:
+            msg_text = f"error when publishing to topic {msg.topic} in pubsub {msg.pubsub}: {exc}"
+            raise DaprError(500, "ERR_PUBSUB_PUBLISH_MESSAGE", msg_text) from exc
         if self._dispatcher is not None:
-            self._dispatcher.wake()
+            self._dispatcher.published()
 
     def _dead_letter(self, msg: Message, topic: str) -> None:
         """Publish the undeliverable message, unchanged, to the dead-letter topic."""
         self._enqueue(
             Message(0, msg.pubsub, topic, msg.event_id, msg.content_type, msg.data, msg.raw)
         )
-
-    def _keys_by_topic(self) -> dict[tuple[str, str], list[str]]:
-        keys: dict[tuple[str, str], list[str]] = {}
-        for key, active in self._active.items():
-            keys.setdefault((active.sub.pubsubname, active.sub.topic), []).append(key)
-        return keys
 
     def _store(self) -> PubSubStore:
         if self._db is None:

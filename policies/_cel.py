@@ -20,7 +20,7 @@ import cel
 
 from ._errors import InvalidPolicy
 
-VARIABLES = frozenset({"data", "params", "caller", "object", "now"})
+VARIABLES = frozenset({"data", "params", "caller", "object", "now", "event"})
 _DATA_WORD = re.compile(r"\bdata\b")
 # A field selection, not a method call: the identifier must be whole and not followed by "(".
 _SELECT = re.compile(r"\s*\.\s*([A-Za-z_][A-Za-z0-9_]*)\b(?!\s*\()")

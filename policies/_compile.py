@@ -18,6 +18,12 @@ import rfc8785
 from ._cel import Expr, compile_expr
 from ._durations import parse_duration
 from ._errors import InvalidPolicy
+from ._flowcheck import (
+    CompiledSubscription,
+    CompiledWorkflow,
+    compile_subscriptions,
+    compile_workflow,
+)
 from ._limits import topic_key, topic_keys
 from ._model import (
     Action,
@@ -68,6 +74,8 @@ class Compiled:
     validator: SchemaCheck | None
     objects: re.Pattern[str]
     period: timedelta
+    workflow: CompiledWorkflow | None = None
+    subscriptions: tuple[CompiledSubscription, ...] = ()
 
 
 def compile_document(doc: PolicyDocument) -> Compiled:
@@ -84,6 +92,9 @@ def compile_document(doc: PolicyDocument) -> Compiled:
     period = DEFAULT_PERIOD
     if doc.evaluation.every is not None:
         period = parse_duration(doc.evaluation.every, field="evaluation.every")
+    workflow = compile_workflow(
+        doc, block=lambda kind, name, when, do: _block(kind, name, when, do, caps, {}, None)
+    )
     return Compiled(
         rules=rules,
         commands=commands,
@@ -91,6 +102,8 @@ def compile_document(doc: PolicyDocument) -> Compiled:
         validator=_validator(doc),
         objects=re.compile("|".join(f"(?:{translate(p)})" for p in doc.objects)),
         period=period,
+        workflow=workflow,
+        subscriptions=compile_subscriptions(doc, workflow),
     )
 
 

@@ -160,3 +160,52 @@ class InvalidConfig(PolicyError):
     symmetric "oct" keys). Retry: no; fix the configuration."""
 
     code = "invalid_config"
+
+
+class InvalidBundle(PolicyError):
+    """A bundle is not a `resident.bundle/1` JSON object of the documented shape, or it is
+    for another object id. Retry: no; export the object again."""
+
+    code = "invalid_bundle"
+
+
+class BundleTooLarge(PolicyError):
+    """A bundle exceeds the receiving host's size limit. Retry: no; raise the host's limit
+    (RESIDENT_MAX_BUNDLE_BYTES) or move a smaller object."""
+
+    code = "bundle_too_large"
+
+
+class DataMismatch(PolicyError):
+    """The bundle's `data` does not hash to the digest its last lineage entry records.
+    Retry: no; the data was altered after export."""
+
+    code = "data_mismatch"
+
+
+class PolicyMismatch(PolicyError):
+    """The bundle's policy is not the one its last lineage entry was made under (a validly
+    signed but substituted policy). Retry: no; export the object again."""
+
+    code = "policy_mismatch"
+
+
+class InvalidHostSignature(PolicyError):
+    """The exporting host's signature over the bundle is missing, malformed or does not
+    verify: the bundle was altered after export. Retry: no; export it again."""
+
+    code = "invalid_host_signature"
+
+
+class UntrustedHost(PolicyError):
+    """The bundle was signed by a host key this host does not trust, and this host requires
+    trusted hosts. Retry: only after the exporting host's JWK is added to the trusted hosts."""
+
+    code = "untrusted_host"
+
+
+class LineageConflict(PolicyError):
+    """The object exists here and the bundle's lineage does not strictly extend it: importing
+    would fork or roll back its history. Retry: no; import a bundle exported later."""
+
+    code = "conflict"

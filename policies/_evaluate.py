@@ -202,4 +202,5 @@ def make_scope(
         "caller": dict(caller or {}),
         "object": {"id": object_id, "cycle": cycle},
         "now": now,
+        "event": {},  # a pub/sub message, for subscription and workflow expressions
     }

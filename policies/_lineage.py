@@ -19,7 +19,9 @@ import rfc8785
 from ._errors import InvalidData, LineageError
 from ._json import rfc3339
 
-KINDS = frozenset({"created", "policy", "command", "cycle", "denied", "export", "import"})
+KINDS = frozenset(
+    {"created", "policy", "command", "cycle", "denied", "export", "import", "transition"}
+)
 _FIELDS = (
     "seq",
     "time",

@@ -20,6 +20,7 @@ import yaml
 
 from ._compile import compile_document
 from ._errors import InvalidPolicy, PolicyExpired, PolicyNotYetValid, PolicyTooLarge, UnsignedPolicy
+from ._flowcheck import yaml_keys
 from ._model import parse_document
 from ._policy import Policy, utc_now
 from ._signing import POLICY_TYP, SigningKey, TrustStore, sign_compact, verify_compact
@@ -65,7 +66,7 @@ def sign_policy(
     A missing `iss` is filled from `key.issuer`, a missing `iat` from `now`. The whole
     document is compiled first, so a policy that would not load is never signed.
     """
-    doc = dict(document)
+    doc = yaml_keys(document)
     if "iss" not in doc:
         if key.issuer is None:
             raise InvalidPolicy("document has no 'iss' and the key names no issuer; set one")

@@ -19,6 +19,7 @@ from pydantic import (
     Tag,
     ValidationError,
     field_validator,
+    model_validator,
 )
 
 from ._errors import InvalidPolicy
@@ -129,6 +130,50 @@ class Rule(_Frozen):
     do: tuple[Action, ...] = Field(min_length=1)
 
 
+class Transition(_Frozen):
+    """An edge of the workflow: `on` an event, `after` a durable timeout, or neither (taken
+    as soon as `when` holds: on entry, after a command, on each cycle)."""
+
+    to: Label
+    on: Label | None = None
+    after: StrictStr | None = None
+    when: Expr | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _yaml_on(cls, value: Any) -> Any:
+        """YAML 1.1 reads an unquoted `on:` key as the boolean True."""
+        if isinstance(value, dict) and True in value:
+            value = {("on" if k is True else k): v for k, v in value.items()}
+        return value
+
+
+class WorkflowState(_Frozen):
+    on_enter: tuple[Action, ...] = ()
+    transitions: tuple[Transition, ...] = ()
+    terminal: StrictBool = False
+    initial: StrictBool = False
+
+
+class Workflow(_Frozen):
+    """States and transitions; `initial` names the state a new object enters (or one state
+    may say `initial: true` instead)."""
+
+    initial: Label | None = None
+    states: dict[Label, WorkflowState] = Field(min_length=1)
+
+
+class Subscription(_Frozen):
+    """A topic whose messages are workflow events for this object. `object` is CEL over
+    `event` (the CloudEvent) naming the object the message is for; `when` admits it."""
+
+    topic: Annotated[StrictStr, Field(min_length=1)]
+    pubsub: Annotated[StrictStr, Field(min_length=1)] | None = None
+    event: Label
+    when: Expr = "true"
+    object: Expr = "event.data.object_id"
+
+
 class PolicyDocument(_Frozen):
     """A policy as signed: registered claims plus the policy fields of issue 2."""
 
@@ -147,6 +192,8 @@ class PolicyDocument(_Frozen):
     permissions: dict[Name, Expr] = Field(default_factory=dict)
     commands: dict[Label, Command] = Field(default_factory=dict)
     rules: tuple[Rule, ...] = ()
+    workflow: Workflow | None = None
+    subscribe: tuple[Subscription, ...] = ()
 
     @field_validator("rules")
     @classmethod

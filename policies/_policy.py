@@ -24,6 +24,17 @@ from ._json import NotJson, to_json
 from ._limits import HostLimits
 from ._model import PolicyDocument
 from ._params import check_params
+from ._workflow import (
+    Engine,
+    WorkflowOutcome,
+    WorkflowStatus,
+    handle_event,
+    handle_timeouts,
+    next_due,
+    start,
+    subscribed_event,
+    view,
+)
 
 
 def utc_now(now: datetime | None) -> datetime:
@@ -249,3 +260,128 @@ class Policy:
             )
         if object_id is not None:
             new.check_object(object_id)
+
+    # --- workflow (see _workflow) ---------------------------------------------------------
+
+    @property
+    def has_workflow(self) -> bool:
+        return self._compiled.workflow is not None
+
+    @property
+    def workflow_events(self) -> frozenset[str]:
+        """The `on` events of the workflow's transitions (empty without a workflow)."""
+        workflow = self._compiled.workflow
+        return frozenset() if workflow is None else workflow.events
+
+    @property
+    def workflow_states(self) -> tuple[str, ...]:
+        workflow = self._compiled.workflow
+        return () if workflow is None else tuple(workflow.states)
+
+    def _engine(
+        self,
+        status: WorkflowStatus | None,
+        *,
+        object_id: str,
+        now: datetime | None,
+        limits: HostLimits | None,
+        cycle: int = 0,
+    ) -> Engine:
+        workflow = self._compiled.workflow
+        if workflow is None:
+            raise InvalidData(f"policy {self.id!r} has no workflow")
+        if status is not None and status.state not in workflow.states:
+            raise InvalidData(
+                f"workflow state {status.state!r} is not a state of policy {self.id!r} "
+                f"v{self.version}; states: {', '.join(workflow.states)}"
+            )
+        self.check_object(object_id)
+        return Engine(
+            self._compiled,
+            workflow,
+            object_id,
+            utc_now(now),
+            limits,
+            self.effective_max_actions(limits),
+            cycle,
+        )
+
+    def workflow_start(
+        self,
+        data: dict[str, Any],
+        *,
+        object_id: str,
+        now: datetime | None = None,
+        limits: HostLimits | None = None,
+    ) -> WorkflowOutcome:
+        """Enter the initial state, running its `on_enter` (refused = it was blocked)."""
+        engine = self._engine(None, object_id=object_id, now=now, limits=limits)
+        return start(engine, _check_data(data))
+
+    def workflow_event(
+        self,
+        name: str,
+        params: Mapping[str, Any],
+        *,
+        status: WorkflowStatus,
+        caller: Mapping[str, Any],
+        data: dict[str, Any],
+        object_id: str,
+        message: Mapping[str, Any] | None = None,
+        now: datetime | None = None,
+        limits: HostLimits | None = None,
+    ) -> WorkflowOutcome:
+        """Handle event `name`; guards see `params`, `caller` and `event` (a pub/sub
+        message). `refused` says why no transition took it (terminal, wrong state, guard)."""
+        engine = self._engine(status, object_id=object_id, now=now, limits=limits)
+        engine.caller, engine.params = _check_caller(caller), dict(params)
+        engine.event = dict(message or {})
+        return handle_event(engine, _check_data(data), status, name)
+
+    def workflow_timeouts(
+        self,
+        data: dict[str, Any],
+        *,
+        status: WorkflowStatus,
+        object_id: str,
+        cycle: int = 0,
+        now: datetime | None = None,
+        limits: HostLimits | None = None,
+    ) -> WorkflowOutcome:
+        """Fire the due `after` transition (if any) and the eventless ones that hold."""
+        engine = self._engine(status, object_id=object_id, now=now, limits=limits, cycle=cycle)
+        return handle_timeouts(engine, _check_data(data), status)
+
+    def workflow_due(self, status: WorkflowStatus) -> datetime | None:
+        """When the state's earliest timeout falls due; None for no timeout (or workflow)."""
+        workflow = self._compiled.workflow
+        return None if workflow is None else next_due(workflow, status)
+
+    def workflow_view(self, status: WorkflowStatus) -> dict[str, Any]:
+        """{state, entered_at, due_at, terminal, events} for readers."""
+        workflow = self._compiled.workflow
+        if workflow is None:
+            return {"state": status.state, "entered_at": None, "due_at": None}
+        return view(workflow, status)
+
+    def subscribed_event(
+        self,
+        *,
+        pubsub: str,
+        topic: str,
+        message: Mapping[str, Any],
+        object_id: str,
+        data: dict[str, Any],
+        now: datetime | None = None,
+    ) -> str:
+        """The event a pub/sub message is for this object, per `subscribe`; else Forbidden."""
+        self.check_object(object_id)
+        return subscribed_event(
+            self._compiled,
+            pubsub=pubsub,
+            topic=topic,
+            message=message,
+            object_id=object_id,
+            data=_check_data(data),
+            now=utc_now(now),
+        )

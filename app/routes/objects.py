@@ -14,7 +14,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 
 from actors import ResidentError
 
-from ..deps import IndexDep, ObjectsDep, SettingsDep, TokenDep
+from ..deps import CommandQuota, IndexDep, ObjectsDep, SettingsDep, TokenDep
 from ..errors import ApiError
 from ..schemas import (
     CommandResult,
@@ -77,7 +77,12 @@ async def get_object(object_id: ObjectId, token: TokenDep, objects: ObjectsDep) 
     return await objects.snapshot(object_id, token=token)
 
 
-@router.post("/{object_id}/commands/{name}", response_model=CommandResult, summary="Run a command")
+@router.post(
+    "/{object_id}/commands/{name}",
+    response_model=CommandResult,
+    summary="Run a command",
+    dependencies=[CommandQuota],
+)
 async def run_command(
     object_id: ObjectId,
     name: CommandName,

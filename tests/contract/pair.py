@@ -5,7 +5,8 @@
 
 Each process runs in its own process group (tests.support.Proc) on free ports, logging to
 files under `workdir`. The sidecar can be killed and restarted on the same port and database
-to test durability; `sdk_env()` is what a Dapr SDK client in the test process needs.
+to test durability; `sdk_env()` is what a Dapr SDK client in the test process needs. Pairs
+given the same `broker_db` share one pub/sub broker, as Dapr apps share one Redis.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ class SidecarPair:
         sidecar_env: Mapping[str, str] | None = None,
         resources_path: Path | None = None,
         log_level: str = "info",
+        broker_db: Path | None = None,
     ) -> None:
         self.app = app
         self.workdir = workdir
@@ -43,6 +45,7 @@ class SidecarPair:
         self.app_port = free_port()
         self.dapr_port = free_port()
         self.db = workdir / "localdapr.db"
+        self.broker_db = broker_db
         self.resources_path = resources_path
         self.log_level = log_level
         self._app_env = dict(app_env or {})
@@ -76,6 +79,8 @@ class SidecarPair:
         )
         if self.resources_path is not None:
             argv += ["--resources-path", str(self.resources_path)]
+        if self.broker_db is not None:
+            argv += ["--broker-db", str(self.broker_db)]
         env = {"DAPR_API_TOKEN": "", "APP_API_TOKEN": "", **self._sidecar_env}
         self.sidecar_proc = Proc(argv, log=self.workdir / "localdapr.log", env=env).start()
         wait_http(f"{self.dapr_url}/v1.0/healthz/outbound", proc=self.sidecar_proc)

@@ -12,7 +12,7 @@ from dapr.actor import ActorId, ActorProxy
 from dapr.clients.exceptions import DaprInternalError
 
 from tests.contract.actorapp import CounterInterface, PingInterface
-from tests.contract.conftest import app_stats
+from tests.contract.conftest import PairFactory, app_stats
 from tests.contract.pair import SidecarPair
 from tests.support import eventually
 
@@ -168,3 +168,16 @@ def test_bad_timer_period_is_400(actor_pair: SidecarPair) -> None:
     assert resp.status_code == 400
     assert resp.json()["errorCode"] == "ERR_MALFORMED_REQUEST"
     assert "period" in resp.json()["message"]
+
+
+def test_an_unreachable_app_is_a_dapr_error(make_pair: PairFactory) -> None:
+    """A dead app channel is answered in daprd's JSON shape, not as an unhandled ASGI error."""
+    pair = make_pair()
+    assert pair.app_proc is not None
+    assert pair.sidecar_proc is not None
+    pair.app_proc.kill()
+    resp = httpx.post(f"{pair.dapr_url}/v1.0/actors/Counter/{fresh('gone')}/method/Get")
+    assert resp.status_code == 500
+    assert resp.json()["errorCode"] == "ERR_ACTOR_INVOKE_METHOD"
+    assert "unreachable" in resp.json()["message"]
+    assert "Exception in ASGI application" not in pair.sidecar_proc.output()

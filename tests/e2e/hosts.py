@@ -56,6 +56,8 @@ class ResidentHost(SidecarPair):
         host_id: str = "host-a",
         limits: dict[str, Any] | None = None,
         env: dict[str, str] | None = None,
+        resources_path: Path | None = None,
+        broker_db: Path | None = None,
     ) -> None:
         workdir.mkdir(parents=True, exist_ok=True)
         trust = workdir / "trust.jwks.json"
@@ -69,6 +71,7 @@ class ResidentHost(SidecarPair):
         }
         if limits is not None:
             app_env["RESIDENT_HOST_LIMITS"] = yaml.safe_dump(limits)
+        app_env["RESIDENT_COMMAND_RATE"] = "0"  # tests of the limit set their own
         app_env.update(env or {})
         super().__init__(
             "app.main:app",
@@ -76,7 +79,8 @@ class ResidentHost(SidecarPair):
             app_id="resident",
             app_env=app_env,
             sidecar_env={"DAPR_API_TOKEN": api_token, "APP_API_TOKEN": app_token},
-            resources_path=ROOT / "components",
+            resources_path=resources_path or ROOT / "components",
+            broker_db=broker_db,
         )
         self.app_token = app_token
         self.http = httpx.Client(base_url=self.app_url, timeout=30.0)

@@ -4,14 +4,28 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
 
 from tests.e2e.hosts import Issuer, ResidentHost, example
+from tests.e2e.subscriber import Subscriber
 from tests.support import ROOT, eventually
 
 OBJECT = "thermostat-e2e"
 
 
-def test_thermostat_alarms_by_reminder_then_recovers(host: ResidentHost, issuer: Issuer) -> None:
+@pytest.fixture
+def subscriber(host: ResidentHost, tmp_path: Path) -> Iterator[Subscriber]:
+    """A separate Dapr app subscribed to `alerts`, its own localdapr sharing the host's broker."""
+    with Subscriber(tmp_path / "subscriber", broker_db=host.db, topic="alerts") as running:
+        yield running
+
+
+def test_thermostat_alarms_by_reminder_then_recovers(
+    host: ResidentHost, issuer: Issuer, subscriber: Subscriber
+) -> None:
     ops = issuer.token("ops", "ops", "viewer")
     sensor = issuer.token("sensor-1", "sensor")
     policy = example("thermostat", evaluation={"every": "1s", "on_change": False})
@@ -30,6 +44,11 @@ def test_thermostat_alarms_by_reminder_then_recovers(host: ResidentHost, issuer:
         lambda: [m for m in host.published("alerts") if OBJECT in str(m)], timeout=5
     )
     assert "35" in str(alerts[0])
+    event = eventually(subscriber.received, timeout=5)[0]  # at-least-once: ids de-duplicate
+    assert event["data"]["object"] == OBJECT
+    entry_id, _, index = event["id"].rpartition(".")  # the outbox id: <lineage entry id>.<index>
+    assert entry_id in {e["id"] for e in host.entries(OBJECT, ops)}
+    assert index.isdigit()
 
     kinds = {e["kind"] for e in host.entries(OBJECT, ops)}
     assert {"created", "policy", "command", "cycle"} <= kinds

@@ -6,6 +6,20 @@ import policies
 from policies import PolicyError
 
 EXPECTED = {
+    "BUNDLE_FORMAT",
+    "MAX_BUNDLE_BYTES",
+    "BundleTooLarge",
+    "DataMismatch",
+    "InvalidBundle",
+    "InvalidHostSignature",
+    "LineageConflict",
+    "PolicyMismatch",
+    "UntrustedHost",
+    "VerifiedBundle",
+    "build_bundle",
+    "check_extends",
+    "host_narrowing",
+    "verify_bundle",
     "DEFAULT_PUBSUB",
     "MAX_POLICY_BYTES",
     "Decision",
@@ -33,6 +47,9 @@ EXPECTED = {
     "UnsignedPolicy",
     "UntrustedIssuer",
     "UntrustedSuccessor",
+    "WorkflowOutcome",
+    "WorkflowStatus",
+    "WorkflowStep",
     "canonical_json",
     "clear_policy_cache",
     "data_digest",
@@ -66,6 +83,13 @@ CODES = {
     "LineageError": "lineage_broken",
     "InvalidData": "invalid_data",
     "InvalidConfig": "invalid_config",
+    "InvalidBundle": "invalid_bundle",
+    "BundleTooLarge": "bundle_too_large",
+    "DataMismatch": "data_mismatch",
+    "PolicyMismatch": "policy_mismatch",
+    "InvalidHostSignature": "invalid_host_signature",
+    "UntrustedHost": "untrusted_host",
+    "LineageConflict": "conflict",
 }
 
 

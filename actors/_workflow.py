@@ -1,0 +1,277 @@
+"""Carrying a policy's workflow inside the object: state in meta, transitions in lineage,
+timeouts on the object's own reminder.
+
+`meta.workflow` holds `{state, entered_at, history}` (the last `HISTORY` moves; lineage has
+them all). Each attempted transition is one lineage entry (`transition`, or `denied` when its
+`on_enter` was refused) with `extra: {from, to, trigger}`; an event no transition takes is a
+`denied` entry too, so a refused event is on the record. Timeouts are durable because the
+due time is derived from `entered_at`, which is stored, and the `evaluate` reminder (kept by
+the sidecar) is moved to fire at the due time once it is nearer than the next periodic fire:
+the object never polls faster than its period to catch a timeout.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from policies import Decision, Policy, WorkflowOutcome, WorkflowStatus
+
+from ._auth import who_of
+from ._effects import deliver, outbox_items
+from ._errors import BadRequestError, ConflictError, ForbiddenError
+from ._state import Meta, StoredObject
+
+if TYPE_CHECKING:
+    from ._turns import Turn
+
+HISTORY = 20
+REMINDER = "evaluate"
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def status_of(meta: Meta) -> WorkflowStatus | None:
+    raw = meta.workflow
+    if not raw:
+        return None
+    entered = datetime.fromisoformat(str(raw["entered_at"]).replace("Z", "+00:00"))
+    return WorkflowStatus(str(raw["state"]), entered)
+
+
+def view(policy: Policy, meta: Meta) -> dict[str, Any] | None:
+    """What `GET /objects/{id}` shows: state, entered_at, due_at, terminal, events, history."""
+    status = status_of(meta)
+    if status is None:
+        return None
+    history = list((meta.workflow or {}).get("history", []))
+    return {**policy.workflow_view(status), "history": history}
+
+
+class Recorder:
+    """Turns a WorkflowOutcome into lineage entries, outbox items and meta, for one turn."""
+
+    def __init__(self, turn: Turn, policy: Policy, meta: Meta, who: Mapping[str, Any]) -> None:
+        self.turn, self.policy, self.meta, self.who = turn, policy, meta, dict(who)
+        self.entries: list[dict[str, Any]] = []
+        self.items: list[dict[str, Any]] = []
+
+    def entry(
+        self, kind: str, *, data: Any, decision: Decision | None, extra: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        entry = self.turn._entry(
+            self.meta, kind, who=self.who, policy=self.policy, data=data,
+            decision=decision, extra=extra,
+        )  # fmt: skip
+        self.entries.append(entry)
+        if decision is not None:
+            pubsub = self.turn.host.pubsub
+            self.items += outbox_items(entry, decision.effects, default_pubsub=pubsub)
+        return entry
+
+    def outcome(self, outcome: WorkflowOutcome, *, event: str | None = None) -> None:
+        for step in outcome.steps:
+            kind = "denied" if step.blocked else "transition"
+            entry = self.entry(
+                kind, data=step.decision.data, decision=step.decision, extra=step.record()
+            )
+            if not step.blocked:
+                self._remember(step.record(), entry, outcome)
+        if outcome.refused is not None and event is not None and not outcome.steps:
+            state = outcome.status.state
+            refusal = Decision(
+                data=outcome.data,
+                denied=[{"event": event, "state": state, "reason": outcome.refused}],
+                errors=outcome.errors,
+            )
+            extra = {"event": event, "state": state}
+            self.entry("denied", data=outcome.data, decision=refusal, extra=extra)
+        status = outcome.status
+        history = list((self.meta.workflow or {}).get("history", []))
+        self.meta.workflow = {
+            "state": status.state,
+            "entered_at": _iso(status.entered_at),
+            "history": history,
+        }
+
+    def _remember(
+        self, record: dict[str, Any], entry: Mapping[str, Any], outcome: WorkflowOutcome
+    ) -> None:
+        moves = list((self.meta.workflow or {}).get("history", []))
+        moves.append({**record, "at": entry["time"], "seq": entry["seq"]})
+        self.meta.workflow = {**(self.meta.workflow or {}), "history": moves[-HISTORY:]}
+
+
+async def flush(turn: Turn, outbox: list[dict[str, Any]], meta: Meta) -> list[dict[str, Any]]:
+    """Deliver the committed outbox; persist and return what is still pending."""
+    if not outbox:
+        return []
+    pending = await deliver(
+        turn.sidecar, outbox, object_id=turn.object_id, host_id=turn.host.host_id
+    )
+    if pending != outbox:
+        await turn.store.stage(meta=meta, outbox=pending)
+        await turn.store.commit()
+    return pending
+
+
+async def schedule_due(turn: Turn, policy: Policy, meta: Meta, now: datetime) -> None:
+    """Move the reminder to the state's due time when that comes before the next periodic
+    fire; the reminder keeps its period afterwards, so normal cycles resume by themselves."""
+    period = policy.effective_period(turn.host.limits)
+    if meta.reminder_period_s != period.total_seconds():
+        await turn._schedule(policy, meta)
+    status = status_of(meta)
+    due = None if status is None else policy.workflow_due(status)
+    if due is None or due <= now or due - now >= period or meta.reminder_due_at == _iso(due):
+        return
+    await turn.reminders.register_reminder(REMINDER, b"", due_time=due - now, period=period)
+    meta.reminder_due_at = _iso(due)
+
+
+async def on_install(
+    turn: Turn, policy: Policy, meta: Meta, data: dict[str, Any], who: Mapping[str, Any]
+) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
+    """Start the workflow of a new object (or of an amendment that adds one); refuse an
+    amendment whose workflow lacks the object's current state."""
+    if not policy.has_workflow:
+        return data, [], []
+    status = status_of(meta)
+    if status is not None:
+        if status.state not in policy.workflow_states:
+            raise ConflictError(
+                f"the new policy's workflow has no state {status.state!r}, where the object "
+                "is; keep that state in the successor"
+            )
+        return data, [], []
+    now = turn.host.clock.now()
+    outcome = policy.workflow_start(
+        data, object_id=turn.object_id, now=now, limits=turn.host.limits
+    )
+    if outcome.refused is not None:
+        raise ForbiddenError(f"the workflow cannot start: {outcome.refused}")
+    recorder = Recorder(turn, policy, meta, who)
+    recorder.outcome(outcome)
+    return outcome.data, recorder.entries, recorder.items
+
+
+async def on_fire(turn: Turn, stored: StoredObject, policy: Policy, now: datetime) -> None:
+    """A reminder fire: take due timeouts (and eventless transitions), then reschedule.
+    Runs before the duplicate-fire check: a due fire may come right after a periodic one."""
+    meta = stored.meta
+    status = status_of(meta)
+    if status is None:
+        outcome = policy.workflow_start(
+            stored.data, object_id=turn.object_id, now=now, limits=turn.host.limits
+        )
+    else:
+        outcome = policy.workflow_timeouts(
+            stored.data, status=status, object_id=turn.object_id, now=now,
+            cycle=meta.cycles, limits=turn.host.limits,
+        )  # fmt: skip
+    recorder = Recorder(turn, policy, meta, {"reminder": REMINDER})
+    if outcome.steps:
+        recorder.outcome(outcome)
+        stored.data = outcome.data
+        stored.outbox = [*stored.outbox, *recorder.items]
+    await schedule_due(turn, policy, meta, now)
+    await turn.store.stage(
+        meta=meta, data=stored.data, entries=recorder.entries, outbox=stored.outbox
+    )
+    await turn.store.commit()
+    stored.outbox = await flush(turn, stored.outbox, meta)
+
+
+async def on_event(
+    turn: Turn,
+    stored: StoredObject,
+    policy: Policy,
+    name: str,
+    params: dict[str, Any],
+    *,
+    caller: Mapping[str, Any],
+    who: Mapping[str, Any],
+    message: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Handle one workflow event on a loaded object, commit its record, deliver effects."""
+    meta, now = stored.meta, turn.host.clock.now()
+    status = status_of(meta)
+    if status is None:
+        raise ConflictError(f"object {turn.object_id!r} has not started its workflow yet")
+    outcome = policy.workflow_event(
+        name, params, status=status, caller=caller, data=stored.data,
+        object_id=turn.object_id, message=message, now=now, limits=turn.host.limits,
+    )  # fmt: skip
+    recorder = Recorder(turn, policy, meta, who)
+    recorder.outcome(outcome, event=name)
+    outbox = [*stored.outbox, *recorder.items]
+    await schedule_due(turn, policy, meta, now)
+    await turn.store.stage(meta=meta, data=outcome.data, entries=recorder.entries, outbox=outbox)
+    await turn.store.commit()
+    await flush(turn, outbox, meta)
+    return {
+        "accepted": outcome.refused is None,
+        "refused": outcome.refused,
+        "workflow": view(policy, meta),
+        "denied": [d for s in outcome.steps for d in s.decision.denied],
+        "errors": [*outcome.errors, *(e for s in outcome.steps for e in s.decision.errors)],
+        "seq": meta.seq,
+    }
+
+
+async def event_command(
+    turn: Turn,
+    stored: StoredObject,
+    policy: Policy,
+    name: str,
+    params: dict[str, Any],
+    *,
+    caller: Mapping[str, Any],
+) -> dict[str, Any]:
+    """`POST /objects/{id}/commands/{event}`. A declared command of the same name runs first
+    (its `when` is the gate, its actions apply) and the event follows in the same turn;
+    otherwise the policy's `event` permission must admit the caller."""
+    if name in policy.commands:
+        ran = await turn.command(name, params, caller=caller, workflow_events=False)
+        if not ran["applied"] and ran["denied"]:
+            return ran  # the command's own actions were refused: the event does not follow
+        stored = await turn.load_required()
+    elif not policy.allows("event", caller, object_id=turn.object_id, data=stored.data):
+        raise ForbiddenError(f"the policy's `event` permission denies this caller ({name!r})")
+    result = await on_event(turn, stored, policy, name, params, caller=caller, who=who_of(caller))
+    if not result["accepted"]:
+        raise ConflictError(f"event {name!r} refused: {result['refused']}", seq=result["seq"])
+    return {
+        "result": result["workflow"],
+        "applied": True,
+        "denied": result["denied"],
+        "errors": result["errors"],
+        "seq": result["seq"],
+    }
+
+
+async def deliver_message(turn: Turn, request: Mapping[str, Any]) -> dict[str, Any]:
+    """A pub/sub message routed to this object by the app (through the sidecar). It is
+    trusted as much as a publish to the topic (both need the sidecar's API token); the
+    policy's `subscribe` entry decides whether it is an event for this object."""
+    pubsub, topic, message = request.get("pubsub"), request.get("topic"), request.get("event")
+    if not isinstance(pubsub, str) or not isinstance(topic, str) or not isinstance(message, dict):
+        raise BadRequestError("`pubsub` and `topic` must be strings and `event` an object")
+    stored = await turn.load_required()
+    turn.ensure_active(stored)
+    policy = turn.policy_of(stored)
+    name = policy.subscribed_event(
+        pubsub=pubsub, topic=topic, message=message, object_id=turn.object_id,
+        data=stored.data, now=turn.host.clock.now(),
+    )  # fmt: skip
+    params = message.get("data")
+    key = f"{pubsub}/{topic}"
+    caller = {"iss": "dapr", "sub": key, "roles": []}
+    who = {"pubsub": key, "message": str(message.get("id", ""))}
+    return await on_event(
+        turn, stored, policy, name, params if isinstance(params, dict) else {},
+        caller=caller, who=who, message=message,
+    )  # fmt: skip

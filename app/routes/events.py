@@ -1,0 +1,74 @@
+"""Pub/sub messages as workflow events: Dapr's subscription contract, routed to objects.
+
+Dapr reads `GET /dapr/subscribe` once, when the app starts, so the topics are host settings
+(`RESIDENT_SUBSCRIPTIONS`), not something learnt from policies installed later. Each message
+is routed to the object its data names (`data.object_id`) as a `Deliver` actor call through
+the sidecar, so it takes that object's turn lock; the object's own `subscribe` entry then
+decides whether the message is an event for it. Both routes sit under `/dapr/`, which the
+`SidecarTokenGuard` keeps for callers holding the sidecar's APP_API_TOKEN.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Path, Request
+
+from actors import ResidentError
+
+from ..deps import ObjectsDep, SettingsDep
+
+log = logging.getLogger("resident.events")
+
+router = APIRouter(prefix="/dapr", tags=["dapr"])
+
+Verdict = Literal["SUCCESS", "RETRY", "DROP"]
+# Refusals the object decided are final: redelivering the same message cannot change them.
+RETRYABLE = frozenset({"unavailable"})
+
+
+def route_of(pubsub: str, topic: str) -> str:
+    return f"/dapr/events/{pubsub}/{topic}"
+
+
+@router.get("/subscribe", summary="The topics this host routes to objects (read by Dapr)")
+async def subscribe(settings: SettingsDep) -> list[dict[str, str]]:
+    return [
+        {"pubsubname": pubsub, "topic": topic, "route": route_of(pubsub, topic)}
+        for pubsub, topic in settings.subscription_topics()
+    ]
+
+
+def _object_id(event: Any) -> str | None:
+    data = event.get("data") if isinstance(event, dict) else None
+    object_id = data.get("object_id") if isinstance(data, dict) else None
+    return object_id if isinstance(object_id, str) and object_id else None
+
+
+@router.post("/events/{pubsub}/{topic}", summary="Deliver one message to the object it names")
+async def deliver(
+    pubsub: Annotated[str, Path(pattern=r"^[A-Za-z0-9._-]+$")],
+    topic: Annotated[str, Path(pattern=r"^[A-Za-z0-9._-]+$")],
+    request: Request,
+    objects: ObjectsDep,
+) -> dict[str, Verdict]:
+    """Answer SUCCESS when the object took the event, DROP when it refused it (the refusal
+    is in its lineage), RETRY when the object could not be reached."""
+    try:
+        event = json.loads(await request.body())
+    except ValueError:
+        log.warning("dropping a message on %s/%s that is not JSON", pubsub, topic)
+        return {"status": "DROP"}
+    object_id = _object_id(event)
+    if object_id is None:
+        log.warning("dropping a message on %s/%s without data.object_id", pubsub, topic)
+        return {"status": "DROP"}
+    body = {"pubsub": pubsub, "topic": topic, "event": event}
+    try:
+        result = await objects.call(object_id, "Deliver", body)
+    except ResidentError as exc:
+        log.info("message for %s not delivered: %s", object_id, exc)
+        return {"status": "RETRY" if exc.code in RETRYABLE else "DROP"}
+    return {"status": "SUCCESS" if result.get("accepted") else "DROP"}
