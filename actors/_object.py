@@ -27,6 +27,7 @@ from ._metrics import COMMANDS, CYCLES, REFUSALS, record_actions
 from ._portability import ExportRequest, export_object, import_object
 from ._sidecar import SidecarClient, SidecarError
 from ._state import ObjectStore, StoredObject
+from ._turnlock import turn_lock
 from ._turns import Turn
 from ._workflow import deliver_message
 
@@ -95,12 +96,13 @@ class ResidentObject(Actor, ResidentObjectInterface, Remindable):
         """A reminder fire is one cycle; a failure is raised so the sidecar retries it."""
         if name != REMINDER:
             return
-        try:
-            result = await self._turn().cycle(who={"reminder": REMINDER}, forced=False)
-        except BaseException:
-            await self._store.discard()
-            CYCLES.labels(outcome="failed").inc()
-            raise
+        async with turn_lock(self.object_id):
+            try:
+                result = await self._turn().cycle(who={"reminder": REMINDER}, forced=False)
+            except BaseException:
+                await self._store.discard()
+                CYCLES.labels(outcome="failed").inc()
+                raise
         CYCLES.labels(outcome=str(result.get("skipped") or "run")).inc()
         record_actions(result)
 
@@ -109,7 +111,13 @@ class ResidentObject(Actor, ResidentObjectInterface, Remindable):
     async def _guard(
         self, handler: Callable[[Request], Awaitable[Request]], request: object
     ) -> Request:
-        """Run one method; on any failure forget staged state so nothing is half-written."""
+        """Run one method as one turn; on any failure forget staged state (inside the turn)."""
+        async with turn_lock(self.object_id):
+            return await self._run(handler, request)
+
+    async def _run(
+        self, handler: Callable[[Request], Awaitable[Request]], request: object
+    ) -> Request:
         method = handler.__name__.lstrip("_")
         started = time.perf_counter()
         try:

@@ -6,6 +6,7 @@ transaction is all or nothing), reminders and publishing, and can be told to fai
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -21,6 +22,7 @@ class InMemorySidecar(SidecarClient):
         self.published: list[dict[str, Any]] = []
         self.kv: dict[str, tuple[Any, int]] = {}
         self.fail_next_save: BaseException | None = None
+        self.failure_delay = 0.0
         self.refuse_publishes = 0
 
     async def request(
@@ -34,7 +36,7 @@ class InMemorySidecar(SidecarClient):
     ) -> tuple[int, bytes]:
         parts = path.strip("/").split("/")
         if parts[0] == "actors" and parts[3] == "state":
-            return self._actor_state(method, parts, body)
+            return await self._actor_state(method, parts, body)
         if parts[0] == "actors" and parts[3] == "reminders":
             if method == "DELETE":
                 self.reminders.pop(parts[4], None)
@@ -49,13 +51,16 @@ class InMemorySidecar(SidecarClient):
             return 204, b""
         raise AssertionError(f"the fake sidecar does not serve {method} {path}")
 
-    def _actor_state(self, method: str, parts: list[str], body: bytes | None) -> tuple[int, bytes]:
+    async def _actor_state(
+        self, method: str, parts: list[str], body: bytes | None
+    ) -> tuple[int, bytes]:
         prefix = f"{parts[1]}||{parts[2]}||"
         if method == "GET":
             value = self.state.get(prefix + parts[4])
             return (204, b"") if value is None else (200, value)
         if self.fail_next_save is not None:
             failure, self.fail_next_save = self.fail_next_save, None
+            await asyncio.sleep(self.failure_delay)  # lets a concurrent turn run meanwhile
             raise failure
         for op in json.loads(body or b"[]"):
             key = prefix + op["request"]["key"]

@@ -7,6 +7,7 @@ build on (and save) values that never committed. The object must discard them it
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from typing import Any
@@ -95,3 +96,30 @@ async def test_a_refused_command_writes_nothing() -> None:
 
     assert refused["error"]["code"] == "invalid_params"
     assert sidecar.state == before
+
+
+async def test_overlapping_turns_on_one_object_are_serialized_in_the_app() -> None:
+    """As when a sidecar restarts mid-turn and starts the next one: the SDK itself would
+    interleave them, and both would build on the same state (a lost update)."""
+    sidecar = InMemorySidecar()
+    actor = new_actor(sidecar)
+    await actor.install_policy({"policy": sign_policy(COUNTER, KEY), "token": token()})
+
+    results = await asyncio.gather(*(increment(actor) for _ in range(5)))
+
+    assert sorted(r["seq"] for r in results) == [3, 4, 5, 6, 7]
+    assert stored(sidecar, "data") == {"count": 5}
+
+
+async def test_a_failing_turn_cannot_erase_an_overlapping_one() -> None:
+    sidecar = InMemorySidecar()
+    actor = new_actor(sidecar)
+    await actor.install_policy({"policy": sign_policy(COUNTER, KEY), "token": token()})
+    sidecar.fail_next_save, sidecar.failure_delay = RuntimeError("sidecar gone"), 0.05
+
+    first, second = await asyncio.gather(increment(actor), increment(actor), return_exceptions=True)
+
+    assert isinstance(first, RuntimeError)
+    assert isinstance(second, dict)
+    assert second["seq"] == 3
+    assert stored(sidecar, "data") == {"count": 1}
