@@ -31,6 +31,7 @@ test: lint
 
 bench: setup
 	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+	@echo "== bench/soak.py"; $(PY) bench/soak.py
 
 run: setup
 	$(VENV)/bin/resident dev --port $(PORT) --dapr-http-port $(SIDECAR_PORT)

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
 
-from policies import HostLimits, SigningKey, TrustStore
+from policies import HostLimits, InputLimits, SigningKey, TrustStore
 
 
 class Clock(Protocol):
@@ -26,11 +26,14 @@ class SystemClock:
 class HostConfig:
     """Host-wide settings an object consults on every turn.
 
-    `limits` only ever narrows a policy: effective authority is policy ∩ host.
+    `limits` only ever narrows a policy: effective authority is policy ∩ host. `inputs`
+    bounds what the host accepts at all (sizes, JSON depth, counts), checked inside the actor
+    because a call through the sidecar never passes the app's HTTP checks.
     """
 
     trust: TrustStore
     limits: HostLimits = field(default_factory=HostLimits)
+    inputs: InputLimits = field(default_factory=InputLimits)
     host_id: str = "resident"
     pubsub: str = "pubsub"
     statestore: str = "statestore"

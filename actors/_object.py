@@ -16,7 +16,7 @@ from typing import Any
 from dapr.actor import Actor, ActorId, Remindable
 from dapr.actor.runtime.context import ActorRuntimeContext
 
-from policies import Policy, PolicyError, load_policy
+from policies import Policy, PolicyError, TooDeep, load_policy
 
 from ._auth import authenticate, who_of
 from ._errors import BadRequestError, ForbiddenError, ObjectError, error_envelope
@@ -25,6 +25,7 @@ from ._index import ObjectIndex
 from ._interface import ResidentObjectInterface
 from ._metrics import COMMANDS, CYCLES, REFUSALS, record_actions
 from ._portability import ExportRequest, export_object, import_object
+from ._serializer import TooDeepBody
 from ._sidecar import SidecarClient, SidecarError
 from ._state import ObjectStore, StoredObject
 from ._turnlock import turn_lock
@@ -121,6 +122,8 @@ class ResidentObject(Actor, ResidentObjectInterface, Remindable):
         method = handler.__name__.lstrip("_")
         started = time.perf_counter()
         try:
+            if isinstance(request, TooDeepBody):
+                raise TooDeep(f"the {method} request body nests too deep to parse")
             if not isinstance(request, dict):
                 raise BadRequestError("the request body must be a JSON object")
             result = await handler(request)
@@ -180,6 +183,7 @@ class ResidentObject(Actor, ResidentObjectInterface, Remindable):
         params = request.get("params", {})
         if not isinstance(name, str) or not isinstance(params, dict):
             raise BadRequestError("`name` must be a string and `params` a JSON object")
+        self._host.inputs.check_depth(params, what=f"params of command {name!r}")
         return await self._turn().command(name, params, caller=caller)
 
     async def _readable(self, request: Request) -> tuple[StoredObject, Policy, datetime]:
@@ -187,7 +191,13 @@ class ResidentObject(Actor, ResidentObjectInterface, Remindable):
         turn = self._turn()
         stored = await turn.load_required()
         now = self._host.clock.now()
-        policy = load_policy(stored.policy_jws, self._host.trust, object_id=self.object_id, now=now)
+        policy = load_policy(
+            stored.policy_jws,
+            self._host.trust,
+            object_id=self.object_id,
+            now=now,
+            inputs=self._host.inputs,
+        )
         if not policy.allows("read", caller, object_id=self.object_id, data=stored.data):
             raise ForbiddenError("the policy's `read` permission denies this caller")
         return stored, policy, now
@@ -207,6 +217,7 @@ class ResidentObject(Actor, ResidentObjectInterface, Remindable):
         return {"entries": entries, "length": stored.meta.seq, "head": stored.meta.head}
 
     async def _deliver(self, request: Request) -> Request:
+        self._host.inputs.check_depth(request.get("event"), what="pub/sub message", envelope=True)
         return await deliver_message(self._turn(), request)
 
     async def _evaluate(self, request: Request) -> Request:

@@ -171,6 +171,7 @@ async def import_object(turn: Turn, raw: Any, *, caller: Mapping[str, Any]) -> d
         now=now,
         trusted_hosts=host.trusted_hosts,
         require_trusted_host=host.require_trusted_hosts,
+        inputs=host.inputs,
     )
     policy = bundle.policy
     if not policy.allows("amend", caller, object_id=turn.object_id, data=bundle.data):

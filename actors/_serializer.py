@@ -5,6 +5,11 @@ or a Go duration ("1h", "30s") into a datetime or timedelta. Object data, params
 entries are full of such strings; reloaded that way they would change type, and every data
 digest in the lineage would stop matching. This serializer encodes as the SDK does (reminder
 bodies carry timedeltas as Go durations) but decodes plain JSON.
+
+The SDK decodes an actor method's body before our method runs, and any exception there is
+its 500. So a body nested too deep for `json` (RecursionError, from about a thousand levels)
+decodes to a `TooDeepBody` instead, which `ResidentObject` refuses with a `too_deep` envelope.
+Shallower but still too deep input is refused by the object against `InputLimits`.
 """
 
 from __future__ import annotations
@@ -14,6 +19,15 @@ from collections.abc import Callable
 from typing import Any
 
 from dapr.serializers import DefaultJSONSerializer
+
+
+class TooDeepBody:
+    """Stands for a message too deeply nested to decode; no actor method accepts it."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "TooDeepBody()"
 
 
 class PlainJSONSerializer(DefaultJSONSerializer):
@@ -27,5 +41,8 @@ class PlainJSONSerializer(DefaultJSONSerializer):
     ) -> Any:
         if not isinstance(data, str | bytes):
             raise ValueError("data must be str or bytes")
-        value = json.loads(data)
+        try:
+            value = json.loads(data)
+        except RecursionError:
+            return TooDeepBody()
         return custom_hook(value) if callable(custom_hook) else value

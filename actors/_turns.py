@@ -82,7 +82,11 @@ class Turn:
     def policy_of(self, stored: StoredObject) -> Policy:
         """The stored policy, re-verified against this host's trust store and clock."""
         return load_policy(
-            stored.policy_jws, self.host.trust, object_id=self.object_id, now=self.host.clock.now()
+            stored.policy_jws,
+            self.host.trust,
+            object_id=self.object_id,
+            now=self.host.clock.now(),
+            inputs=self.host.inputs,
         )
 
     def ensure_active(self, stored: StoredObject) -> None:
@@ -123,8 +127,10 @@ class Turn:
         data: Any,
         decision: Decision | None = None,
         extra: Mapping[str, Any] | None = None,
+        digest: str | None = None,
     ) -> dict[str, Any]:
-        """Chain the next lineage entry onto `meta` and advance its head."""
+        """Chain the next lineage entry onto `meta` and advance its head (`digest`: the data
+        digest, when the size check computed it already)."""
         entry = next_entry(
             previous=meta.previous_entry,
             kind=kind,
@@ -137,6 +143,7 @@ class Turn:
             denied=decision.denied if decision else (),
             errors=decision.errors if decision else (),
             extra=extra,
+            digest=digest,
         )
         meta.seq, meta.head = int(entry["seq"]), str(entry["hash"])
         return entry
@@ -168,7 +175,9 @@ class Turn:
 
     async def install(self, jws: str, *, caller: Mapping[str, Any]) -> dict[str, Any]:
         now = self.host.clock.now()
-        new = load_policy(jws, self.host.trust, object_id=self.object_id, now=now)
+        new = load_policy(
+            jws, self.host.trust, object_id=self.object_id, now=now, inputs=self.host.inputs
+        )
         stored = await self.store.load()
         who = who_of(caller)
         if stored is None:
@@ -223,6 +232,7 @@ class Turn:
         refusal = refusal_of(decision, name)
         if refusal is not None:
             raise ForbiddenError(f"command {name!r} refused: {refusal}")
+        digest = self.host.inputs.measure(decision)  # DataTooLarge/TooDeep: nothing applies
         meta, outbox = stored.meta, stored.outbox
         if worth_recording(decision):
             kind = "command" if decision.applied else "denied"
@@ -234,6 +244,7 @@ class Turn:
                 data=decision.data,
                 decision=decision,
                 extra={"command": name},
+                digest=digest,
             )
             items = outbox_items(entry, decision.effects, default_pubsub=self.host.pubsub)
             outbox = [*outbox, *items]
@@ -297,6 +308,7 @@ class Turn:
             now=now,
             limits=self.host.limits,
         )
+        decision, digest = self.host.inputs.bound_cycle(decision, data=stored.data)
         if worth_recording(decision):
             entry = self._entry(
                 meta,
@@ -306,6 +318,7 @@ class Turn:
                 data=decision.data,
                 decision=decision,
                 extra={"cycle": meta.cycles},
+                digest=digest,
             )
             outbox = [
                 *outbox,

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from policies import Decision, Policy, WorkflowOutcome, WorkflowStatus
+from policies import DataTooLarge, Decision, Policy, TooDeep, WorkflowOutcome, WorkflowStatus
 
 from ._auth import who_of
 from ._effects import deliver, outbox_items
@@ -105,6 +105,13 @@ class Recorder:
         self.meta.workflow = {**(self.meta.workflow or {}), "history": moves[-HISTORY:]}
 
 
+def check_size(turn: Turn, outcome: WorkflowOutcome) -> None:
+    """Raise DataTooLarge/TooDeep when the outcome's steps would leave data over the host's
+    limits. Transitions are rare, so one full measurement per outcome is cheap enough."""
+    if any(step.decision.changes for step in outcome.steps):
+        turn.host.inputs.check_data(outcome.data, what="the data after the workflow step")
+
+
 async def flush(turn: Turn, outbox: list[dict[str, Any]], meta: Meta) -> list[dict[str, Any]]:
     """Deliver the committed outbox; persist and return what is still pending."""
     if not outbox:
@@ -173,6 +180,11 @@ async def on_fire(turn: Turn, stored: StoredObject, policy: Policy, now: datetim
             cycle=meta.cycles, limits=turn.host.limits,
         )  # fmt: skip
     recorder = Recorder(turn, policy, meta, {"reminder": REMINDER})
+    try:
+        check_size(turn, outcome)
+    except (DataTooLarge, TooDeep) as exc:  # keep the object running on its previous data
+        meta.last_error = f"{exc.code}: {exc.message}"
+        outcome = WorkflowOutcome(data=stored.data, status=outcome.status, steps=())
     if outcome.steps:
         recorder.outcome(outcome)
         stored.data = outcome.data
@@ -205,6 +217,7 @@ async def on_event(
         name, params, status=status, caller=caller, data=stored.data,
         object_id=turn.object_id, message=message, now=now, limits=turn.host.limits,
     )  # fmt: skip
+    check_size(turn, outcome)
     recorder = Recorder(turn, policy, meta, who)
     recorder.outcome(outcome, event=name)
     outbox = [*stored.outbox, *recorder.items]

@@ -8,6 +8,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from actors import ObjectIndex, ResidentObjectClient
+from policies import InputLimits
 
 from .errors import ApiError
 from .ratelimit import RateLimiter
@@ -19,6 +20,11 @@ _bearer = HTTPBearer(auto_error=False, description="A JWT from an issuer this ho
 def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
+
+
+def get_inputs(request: Request) -> InputLimits:
+    inputs: InputLimits = request.app.state.inputs
+    return inputs
 
 
 def get_objects(request: Request) -> ResidentObjectClient:
@@ -53,6 +59,7 @@ def limit_commands(request: Request, token: Annotated[str, Depends(get_token)]) 
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+InputsDep = Annotated[InputLimits, Depends(get_inputs)]
 ObjectsDep = Annotated[ResidentObjectClient, Depends(get_objects)]
 IndexDep = Annotated[ObjectIndex, Depends(get_index)]
 TokenDep = Annotated[str, Depends(get_token)]

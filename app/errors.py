@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from actors import ResidentError
+from policies import PolicyError
 
 PROBLEM = "application/problem+json"
 
@@ -29,6 +30,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "policy_too_large": 413,
     "body_too_large": 413,
     "bundle_too_large": 413,
+    "data_too_large": 413,
     "unsupported_media_type": 415,
     "rate_limited": 429,
     "invalid_policy": 422,
@@ -45,6 +47,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "data_mismatch": 422,
     "policy_mismatch": 422,
     "invalid_host_signature": 422,
+    "too_deep": 422,
     "unavailable": 503,
 }
 
@@ -84,6 +87,11 @@ def install_error_handlers(app: FastAPI) -> None:
         response.headers.update(exc.headers)
         return response
 
+    async def on_policy(_: Request, exc: Exception) -> JSONResponse:
+        """Engine checks the app runs itself (JSON depth at the edge) keep their codes."""
+        assert isinstance(exc, PolicyError)
+        return problem(exc.code, exc.message)
+
     async def on_validation(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
         errors = [
@@ -98,5 +106,6 @@ def install_error_handlers(app: FastAPI) -> None:
 
     app.add_exception_handler(ResidentError, on_resident)
     app.add_exception_handler(ApiError, on_api)
+    app.add_exception_handler(PolicyError, on_policy)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(HTTPException, on_http)

@@ -36,6 +36,7 @@ def host_config(settings: Settings) -> HostConfig:
     return HostConfig(
         trust=settings.load_trust(),
         limits=settings.load_limits(),
+        inputs=settings.input_limits(),
         host_id=settings.host_id,
         pubsub=settings.pubsub,
         statestore=settings.statestore,
@@ -57,6 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         host = host_config(settings)
         await register_resident_object(host, sidecar)
         app.state.settings = settings
+        app.state.inputs = host.inputs
         app.state.objects = ResidentObjectClient(sidecar)
         app.state.index = ObjectIndex(sidecar, store=settings.statestore)
         app.state.rate_limiter = RateLimiter(

@@ -10,7 +10,9 @@ import yaml
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from policies import MAX_BUNDLE_BYTES, HostLimits, TrustStore
+from policies import MAX_BUNDLE_BYTES, HostLimits, InputLimits, TrustStore
+
+_INPUTS = InputLimits()  # the engine's defaults, which the settings below start from
 
 
 class SettingsError(RuntimeError):
@@ -35,6 +37,16 @@ class Settings(BaseSettings):
         default="1s", description="floor of every object's evaluation period, unless limits say"
     )
     max_body_bytes: int = 1024 * 1024
+    max_policy_bytes: int = Field(
+        default=_INPUTS.max_policy_bytes, description="largest signed policy (compact JWS)"
+    )
+    max_data_bytes: int = Field(
+        default=_INPUTS.max_data_bytes, description="largest object data, as canonical JSON"
+    )
+    max_json_depth: int = _INPUTS.max_json_depth
+    max_rules: int = _INPUTS.max_rules
+    max_commands: int = _INPUTS.max_commands
+    max_expression_chars: int = _INPUTS.max_expression_chars
     log_level: str = "info"
     log_format: str = Field(default="json", description="json or text")
     subscriptions: str = Field(
@@ -92,6 +104,17 @@ class Settings(BaseSettings):
                 "create one with `resident keygen NAME`"
             ) from exc
         return TrustStore.from_jwks(document)
+
+    def input_limits(self) -> InputLimits:
+        """Sizes, depth and counts this host accepts; bad values raise `InvalidConfig`."""
+        return InputLimits(
+            max_policy_bytes=self.max_policy_bytes,
+            max_data_bytes=self.max_data_bytes,
+            max_json_depth=self.max_json_depth,
+            max_rules=self.max_rules,
+            max_commands=self.max_commands,
+            max_expression_chars=self.max_expression_chars,
+        )
 
     def load_limits(self) -> HostLimits:
         mapping = self._limits_mapping()

@@ -18,6 +18,7 @@ from ._durations import parse_duration
 from ._errors import (
     BundleTooLarge,
     DataMismatch,
+    DataTooLarge,
     Forbidden,
     InvalidBundle,
     InvalidConfig,
@@ -36,12 +37,14 @@ from ._errors import (
     PolicyTooLarge,
     Rollback,
     TokenError,
+    TooDeep,
     UnknownCommand,
     UnsignedPolicy,
     UntrustedHost,
     UntrustedIssuer,
     UntrustedSuccessor,
 )
+from ._inputs import MAX_POLICY_BYTES, InputLimits
 from ._limits import DEFAULT_PUBSUB, HostLimits
 from ._lineage import (
     Lineage,
@@ -51,7 +54,6 @@ from ._lineage import (
     verify_lineage,
 )
 from ._load import (
-    MAX_POLICY_BYTES,
     clear_policy_cache,
     example_document,
     load_policy,
@@ -71,9 +73,11 @@ __all__ = [
     "MAX_POLICY_BYTES",
     "BundleTooLarge",
     "DataMismatch",
+    "DataTooLarge",
     "Decision",
     "Forbidden",
     "HostLimits",
+    "InputLimits",
     "InvalidBundle",
     "InvalidConfig",
     "InvalidData",
@@ -95,6 +99,7 @@ __all__ = [
     "Rollback",
     "SigningKey",
     "TokenError",
+    "TooDeep",
     "TrustStore",
     "UnknownCommand",
     "UnsignedPolicy",

@@ -34,10 +34,11 @@ from ._errors import (
     PolicyMismatch,
     UntrustedHost,
 )
+from ._inputs import InputLimits
 from ._json import rfc3339
 from ._limits import HostLimits, topic_key
 from ._lineage import canonical_json, data_digest, verify_lineage
-from ._load import load_policy
+from ._load import DEFAULT_INPUTS, load_policy
 from ._policy import Policy, utc_now
 from ._signing import ALGORITHMS, SigningKey, TrustStore, thumbprint, verify_compact
 
@@ -125,14 +126,19 @@ def parse_bundle(
     *,
     object_id: str | None = None,
     max_bytes: int = MAX_BUNDLE_BYTES,
+    inputs: InputLimits | None = None,
 ) -> dict[str, Any]:
-    """Step 1: size and shape. Returns the bundle as a dict of the documented fields."""
+    """Step 1: size, nesting and shape. Returns the bundle as a dict of the documented fields.
+    Nesting is checked before anything recursive (json.dumps) touches a decoded bundle."""
+    inputs = inputs or DEFAULT_INPUTS
+    if not isinstance(raw, bytes | str):
+        inputs.check_depth(raw, what="bundle", envelope=True)
     size = len(raw) if isinstance(raw, bytes | str) else len(json.dumps(raw))
     if size > max_bytes:
         raise BundleTooLarge(f"bundle is {size} bytes; this host's limit is {max_bytes}")
     if isinstance(raw, bytes | str):
         try:
-            raw = json.loads(raw)
+            raw = inputs.loads(raw, what="bundle", envelope=True)
         except ValueError as exc:
             raise InvalidBundle(f"bundle is not JSON: {exc}") from exc
     if not isinstance(raw, Mapping):
@@ -226,6 +232,7 @@ def verify_bundle(
     trusted_hosts: TrustStore | None = None,
     require_trusted_host: bool = False,
     max_bytes: int = MAX_BUNDLE_BYTES,
+    inputs: InputLimits | None = None,
 ) -> VerifiedBundle:
     """Every check a receiving host makes, in order; the first failure raises its code.
 
@@ -235,8 +242,11 @@ def verify_bundle(
     `policy_mismatch`); 5. the host signature (`invalid_host_signature`, and `untrusted_host`
     only when `require_trusted_host`).
     """
-    bundle = parse_bundle(raw, object_id=object_id, max_bytes=max_bytes)
-    policy = load_policy(bundle["policy"], trust, object_id=bundle["object_id"], now=now)
+    bundle = parse_bundle(raw, object_id=object_id, max_bytes=max_bytes, inputs=inputs)
+    policy = load_policy(
+        bundle["policy"], trust, object_id=bundle["object_id"], now=now, inputs=inputs
+    )
+    (inputs or DEFAULT_INPUTS).check_data(bundle["data"], what="bundle data")
     _check_chain(bundle)
     _check_head_vouches(bundle, policy)
     jwk = _signer(bundle)

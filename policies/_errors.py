@@ -209,3 +209,18 @@ class LineageConflict(PolicyError):
     would fork or roll back its history. Retry: no; import a bundle exported later."""
 
     code = "conflict"
+
+
+class DataTooLarge(PolicyError):
+    """The object's data would exceed the host's size limit (RESIDENT_MAX_DATA_BYTES): a
+    command or cycle result, or a policy's initial data. Retry: no; shrink what the command
+    writes, or raise the host's limit."""
+
+    code = "data_too_large"
+
+
+class TooDeep(PolicyError):
+    """A JSON value (params, data, a policy document, a bundle, a request body) nests deeper
+    than the host's limit (RESIDENT_MAX_JSON_DEPTH). Retry: no; flatten the value."""
+
+    code = "too_deep"

@@ -73,8 +73,13 @@ def next_entry(
     denied: Iterable[Mapping[str, Any]] = (),
     errors: Iterable[Mapping[str, Any]] = (),
     extra: Mapping[str, Any] | None = None,
+    digest: str | None = None,
 ) -> dict[str, Any]:
-    """The entry that follows `previous` (None for the first), as plain JSON."""
+    """The entry that follows `previous` (None for the first), as plain JSON.
+
+    `digest` is `data_digest(data)` when the caller has it already (the actor measures the
+    canonical data once per Decision for the size limit): encoding large data twice per turn
+    would be the costliest step of a cycle."""
     if kind not in KINDS:
         raise InvalidData(f"unknown lineage kind {kind!r}; use one of {', '.join(sorted(KINDS))}")
     if not isinstance(time, datetime):
@@ -92,7 +97,7 @@ def next_entry(
         "effects": [dict(e) for e in effects],
         "denied": [dict(d) for d in denied],
         "errors": [dict(e) for e in errors],
-        "data_digest": data_digest(data),
+        "data_digest": digest if digest is not None else data_digest(data),
         "prev": None if previous is None else previous.get("hash"),
     }
     if extra is not None:
@@ -156,7 +161,7 @@ def _parse(raw: Any, position: int) -> Mapping[str, Any]:
     if isinstance(raw, str | bytes):
         try:
             parsed = json.loads(raw, parse_constant=_no_constant, object_pairs_hook=_no_dupes)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             raise LineageError(f"entry {position} is not JSON: {exc}", seq=position) from exc
         if isinstance(parsed, dict):
             return parsed

@@ -19,17 +19,25 @@ import rfc8785
 import yaml
 
 from ._compile import compile_document
-from ._errors import InvalidPolicy, PolicyExpired, PolicyNotYetValid, PolicyTooLarge, UnsignedPolicy
+from ._errors import (
+    InvalidPolicy,
+    PolicyExpired,
+    PolicyNotYetValid,
+    PolicyTooLarge,
+    TooDeep,
+    UnsignedPolicy,
+)
 from ._flowcheck import yaml_keys
+from ._inputs import InputLimits
 from ._model import parse_document
 from ._policy import Policy, utc_now
 from ._signing import POLICY_TYP, SigningKey, TrustStore, sign_compact, verify_compact
 
-MAX_POLICY_BYTES = 256 * 1024
 CACHE_SIZE = 256
+DEFAULT_INPUTS = InputLimits()
 EXAMPLES = Path(__file__).resolve().parent / "examples"
 
-_cache: OrderedDict[tuple[str, str], Policy] = OrderedDict()
+_cache: OrderedDict[tuple[str, str, InputLimits], Policy] = OrderedDict()
 _lock = threading.Lock()
 
 
@@ -45,6 +53,8 @@ def read_document(text: str | bytes) -> dict[str, Any]:
         doc = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise InvalidPolicy(f"not valid YAML/JSON: {exc}") from exc
+    except RecursionError as exc:  # PyYAML's composer recurses once per nesting level
+        raise TooDeep("the policy document nests thousands of levels deep; flatten it") from exc
     if not isinstance(doc, dict):
         raise InvalidPolicy("a policy document must be a mapping at the top level")
     return doc
@@ -59,13 +69,20 @@ def example_document(name: str) -> dict[str, Any]:
 
 
 def sign_policy(
-    document: Mapping[str, Any], key: SigningKey, *, now: datetime | None = None
+    document: Mapping[str, Any],
+    key: SigningKey,
+    *,
+    now: datetime | None = None,
+    inputs: InputLimits | None = None,
 ) -> str:
     """Validate `document` and sign it as a compact JWS.
 
     A missing `iss` is filled from `key.issuer`, a missing `iat` from `now`. The whole
-    document is compiled first, so a policy that would not load is never signed.
+    document is compiled and checked against `inputs` (default limits when None) first, so a
+    policy that would not load on a host with those limits is never signed.
     """
+    inputs = inputs or DEFAULT_INPUTS
+    inputs.check_depth(document, what="policy document", envelope=True)
     doc = yaml_keys(document)
     if "iss" not in doc:
         if key.issuer is None:
@@ -74,13 +91,17 @@ def sign_policy(
     if key.issuer is not None and doc["iss"] != key.issuer:
         raise InvalidPolicy(f"iss {doc['iss']!r} differs from the key's issuer {key.issuer!r}")
     doc.setdefault("iat", int(utc_now(now).timestamp()))
-    compile_document(parse_document(doc))
+    parsed = parse_document(doc)
     try:
         payload = rfc8785.dumps(doc)
     except (rfc8785.CanonicalizationError, TypeError) as exc:
         raise InvalidPolicy(f"document is not plain JSON: {exc}") from exc
-    if len(payload) > MAX_POLICY_BYTES:
-        raise PolicyTooLarge(f"document is {len(payload)} bytes; the limit is {MAX_POLICY_BYTES}")
+    if len(payload) > inputs.max_policy_bytes:
+        raise PolicyTooLarge(
+            f"document is {len(payload)} bytes; the limit is {inputs.max_policy_bytes}"
+        )
+    inputs.check_document(parsed)
+    compile_document(parsed)
     return sign_compact(payload, key, typ=POLICY_TYP)
 
 
@@ -90,18 +111,23 @@ def load_policy(
     *,
     object_id: str | None = None,
     now: datetime | None = None,
+    inputs: InputLimits | None = None,
 ) -> Policy:
     """Verify, validate and compile a signed policy (cached), then check exp/nbf at `now`
-    and, when given, that `object_id` is governed."""
-    token = _as_text(jws)
+    and, when given, that `object_id` is governed.
+
+    `inputs` are the host's size, depth and count limits (defaults when None). They are part
+    of the cache key, so a cached policy was checked against the very limits asked for."""
+    inputs = inputs or DEFAULT_INPUTS
+    token = _as_text(jws, inputs.max_policy_bytes)
     digest = "sha256:" + hashlib.sha256(token.encode("ascii")).hexdigest()
-    key = (digest, trust.fingerprint)
+    key = (digest, trust.fingerprint, inputs)
     with _lock:
         policy = _cache.get(key)
         if policy is not None:
             _cache.move_to_end(key)
     if policy is None:
-        policy = _build(token, digest, trust)
+        policy = _build(token, digest, trust, inputs)
         with _lock:
             _cache[key] = policy
             while len(_cache) > CACHE_SIZE:
@@ -112,28 +138,31 @@ def load_policy(
     return policy
 
 
-def _as_text(jws: Any) -> str:
+def _as_text(jws: Any, limit: int) -> str:
     if isinstance(jws, bytes):
-        if len(jws) > MAX_POLICY_BYTES:
-            raise PolicyTooLarge(f"signed policy is {len(jws)} bytes; limit {MAX_POLICY_BYTES}")
+        if len(jws) > limit:
+            raise PolicyTooLarge(f"signed policy is {len(jws)} bytes; limit {limit}")
         try:
             jws = jws.decode("ascii")
         except UnicodeDecodeError as exc:
             raise UnsignedPolicy("not a compact JWS: it must be ASCII") from exc
     if not isinstance(jws, str):
         raise UnsignedPolicy(f"a signed policy is a compact JWS string, not {type(jws).__name__}")
-    if len(jws) > MAX_POLICY_BYTES:
+    if len(jws) > limit:
         raise PolicyTooLarge(
-            f"signed policy is {len(jws)} bytes; the limit is {MAX_POLICY_BYTES}; shrink it"
+            f"signed policy is {len(jws)} bytes; the limit is {limit} "
+            "(RESIDENT_MAX_POLICY_BYTES); shrink it"
         )
     if not jws.isascii():
         raise UnsignedPolicy("not a compact JWS: it must be ASCII")
     return jws.strip()
 
 
-def _build(token: str, digest: str, trust: TrustStore) -> Policy:
+def _build(token: str, digest: str, trust: TrustStore, inputs: InputLimits) -> Policy:
     verified = verify_compact(token, trust)
+    inputs.check_depth(verified.payload, what="policy document", envelope=True)
     document = parse_document(verified.payload)
+    inputs.check_document(document)
     return Policy(jws=token, digest=digest, document=document, _compiled=compile_document(document))
 
 

@@ -31,7 +31,8 @@ DataPath = Annotated[str, Field(pattern=PATH_PATTERN)]
 Name = Annotated[str, Field(pattern=NAME_PATTERN, max_length=128)]
 # Rule and command names appear in records and URLs, not in CEL, so "-" and "." are fine.
 Label = Annotated[str, Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")]
-Expr = Annotated[StrictStr, Field(min_length=1, max_length=4096)]
+# A hard ceiling; each host applies its own, lower limit (InputLimits.max_expression_chars).
+Expr = Annotated[StrictStr, Field(min_length=1, max_length=64 * 1024)]
 ParamType = Literal["number", "integer", "string", "boolean", "object", "array"]
 
 

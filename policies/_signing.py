@@ -24,6 +24,7 @@ from ._errors import (
     InvalidConfig,
     InvalidPolicy,
     InvalidSignature,
+    TooDeep,
     UnsignedPolicy,
     UntrustedIssuer,
 )
@@ -238,6 +239,8 @@ def verify_compact(token: str, trust: TrustStore) -> Verified:
         header = jwt.get_unverified_header(token)
     except jwt.PyJWTError as exc:
         raise UnsignedPolicy(f"not a compact JWS ({exc}); sign it with sign_policy") from exc
+    except RecursionError as exc:  # json.loads of a header nested thousands of levels deep
+        raise UnsignedPolicy("not a compact JWS: its header nests too deep") from exc
     alg = header.get("alg")
     if alg not in ALGORITHMS:
         raise UnsignedPolicy(
@@ -272,6 +275,8 @@ def _json_object(raw: bytes) -> dict[str, Any]:
         payload = json.loads(raw, parse_constant=_reject_constant)
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidPolicy(f"JWS payload is not JSON ({exc})") from exc
+    except RecursionError as exc:
+        raise TooDeep("JWS payload nests thousands of levels deep; flatten it") from exc
     if not isinstance(payload, dict):
         raise InvalidPolicy("JWS payload must be a JSON object")
     return payload

@@ -10,15 +10,17 @@ decides whether the message is an event for it. Both routes sit under `/dapr/`, 
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Request
 
 from actors import ResidentError
+from policies import PolicyError
 
-from ..deps import ObjectsDep, SettingsDep
+from ..bodies import parse_json, read_body
+from ..deps import InputsDep, ObjectsDep, SettingsDep
+from ..errors import ApiError
 
 log = logging.getLogger("resident.events")
 
@@ -53,13 +55,22 @@ async def deliver(
     topic: Annotated[str, Path(pattern=r"^[A-Za-z0-9._-]+$")],
     request: Request,
     objects: ObjectsDep,
+    settings: SettingsDep,
+    inputs: InputsDep,
 ) -> dict[str, Verdict]:
     """Answer SUCCESS when the object took the event, DROP when it refused it (the refusal
-    is in its lineage), RETRY when the object could not be reached."""
+    is in its lineage) or when the message is not JSON within the host's body size and depth
+    limits (redelivery cannot fix it), RETRY when the object could not be reached."""
     try:
-        event = json.loads(await request.body())
-    except ValueError:
-        log.warning("dropping a message on %s/%s that is not JSON", pubsub, topic)
+        raw = await read_body(
+            request,
+            limit=settings.max_body_bytes,
+            code="body_too_large",
+            setting="RESIDENT_MAX_BODY_BYTES",
+        )
+        event = parse_json(raw, inputs, what="message", code="invalid_request", envelope=True)
+    except (ApiError, PolicyError) as exc:
+        log.warning("dropping a message on %s/%s: %s", pubsub, topic, exc)
         return {"status": "DROP"}
     object_id = _object_id(event)
     if object_id is None:

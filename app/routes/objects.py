@@ -7,14 +7,14 @@ the token and admits the call against its policy.
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
 from actors import ResidentError
 
-from ..deps import CommandQuota, IndexDep, ObjectsDep, SettingsDep, TokenDep
+from ..bodies import parse_json, read_body
+from ..deps import CommandQuota, IndexDep, InputsDep, ObjectsDep, SettingsDep, TokenDep
 from ..errors import ApiError
 from ..schemas import (
     CommandResult,
@@ -31,21 +31,18 @@ ObjectId = Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[A-Za-z0
 CommandName = Annotated[str, Path(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_\-]+$")]
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
-    body = await request.body()
-    if len(body) > limit:
-        raise ApiError("body_too_large", f"request body is {len(body)} bytes; limit is {limit}")
-    return body
+async def _read_body(request: Request, settings: SettingsDep) -> bytes:
+    limit = settings.max_body_bytes
+    return await read_body(
+        request, limit=limit, code="body_too_large", setting="RESIDENT_MAX_BODY_BYTES"
+    )
 
 
-def _policy_from(body: bytes, content_type: str) -> str:
+def _policy_from(body: bytes, content_type: str, inputs: InputsDep) -> str:
     """The JWS from an `application/jose` body or a `{"policy": "<jws>"}` JSON body."""
     if content_type.startswith("application/jose") or content_type.startswith("text/plain"):
         return body.decode("ascii", errors="replace").strip()
-    try:
-        document = json.loads(body)
-    except ValueError as exc:
-        raise ApiError("invalid_request", f"body is not JSON: {exc}") from exc
+    document = parse_json(body, inputs, what="body", code="invalid_request")
     if not isinstance(document, dict) or not isinstance(document.get("policy"), str):
         raise ApiError("invalid_request", 'send the JWS as application/jose or {"policy": "<jws>"}')
     return str(document["policy"])
@@ -64,9 +61,10 @@ async def put_policy(
     token: TokenDep,
     objects: ObjectsDep,
     settings: SettingsDep,
+    inputs: InputsDep,
 ) -> dict[str, Any]:
-    body = await _read_body(request, settings.max_body_bytes)
-    jws = _policy_from(body, request.headers.get("content-type", ""))
+    body = await _read_body(request, settings)
+    jws = _policy_from(body, request.headers.get("content-type", ""), inputs)
     result = await objects.install_policy(object_id, policy=jws, token=token)
     response.status_code = 201 if result.get("created") else 200
     return result
@@ -90,12 +88,10 @@ async def run_command(
     token: TokenDep,
     objects: ObjectsDep,
     settings: SettingsDep,
+    inputs: InputsDep,
 ) -> dict[str, Any]:
-    body = await _read_body(request, settings.max_body_bytes)
-    try:
-        params = json.loads(body) if body.strip() else {}
-    except ValueError as exc:
-        raise ApiError("invalid_request", f"body is not JSON: {exc}") from exc
+    body = await _read_body(request, settings)
+    params = parse_json(body, inputs, what="params", code="invalid_request") if body.strip() else {}
     if not isinstance(params, dict):
         raise ApiError("invalid_params", "the command's params must be a JSON object")
     return await objects.command(object_id, name, params, token=token)

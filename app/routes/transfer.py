@@ -6,13 +6,13 @@ turn, so a call straight to the sidecar gets the same checks.
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from ..deps import ObjectsDep, SettingsDep, TokenDep
+from ..bodies import parse_json, read_body
+from ..deps import InputsDep, ObjectsDep, SettingsDep, TokenDep
 from ..errors import ApiError
 from ..schemas import Bundle, ObjectImported
 from .objects import ObjectId
@@ -20,19 +20,16 @@ from .objects import ObjectId
 router = APIRouter(tags=["transfer"])
 
 
-async def _read_bundle(request: Request, limit: int) -> Any:
-    """The JSON body, refused as soon as it passes `limit` bytes (streamed, never buffered)."""
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise ApiError("bundle_too_large", f"bundle is over this host's limit of {limit} bytes")
-        chunks.append(chunk)
-    try:
-        return json.loads(b"".join(chunks))
-    except ValueError as exc:
-        raise ApiError("invalid_bundle", f"bundle is not JSON: {exc}") from exc
+async def _read_bundle(request: Request, settings: SettingsDep, inputs: InputsDep) -> Any:
+    """The JSON body, refused as soon as it passes the bundle limit (streamed, never
+    buffered past it); a bundle envelops data and lineage, so it may nest a little deeper."""
+    body = await read_body(
+        request,
+        limit=settings.max_bundle_bytes,
+        code="bundle_too_large",
+        setting="RESIDENT_MAX_BUNDLE_BYTES",
+    )
+    return parse_json(body, inputs, what="bundle", code="invalid_bundle", envelope=True)
 
 
 EXPORT_PATH = "/objects/{object_id}/export"
@@ -75,9 +72,10 @@ async def import_object(
     token: TokenDep,
     objects: ObjectsDep,
     settings: SettingsDep,
+    inputs: InputsDep,
 ) -> dict[str, Any]:
     """Needs the bundled policy's `amend` permission; 201 when new here, 200 when it returns."""
-    bundle = await _read_bundle(request, settings.max_bundle_bytes)
+    bundle = await _read_bundle(request, settings, inputs)
     if not isinstance(bundle, dict):
         raise ApiError("invalid_bundle", "a bundle is a JSON object")
     result = await objects.import_bundle(object_id, bundle, token=token)

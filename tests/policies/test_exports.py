@@ -10,6 +10,9 @@ EXPECTED = {
     "MAX_BUNDLE_BYTES",
     "BundleTooLarge",
     "DataMismatch",
+    "DataTooLarge",
+    "InputLimits",
+    "TooDeep",
     "InvalidBundle",
     "InvalidHostSignature",
     "LineageConflict",
@@ -90,6 +93,8 @@ CODES = {
     "InvalidHostSignature": "invalid_host_signature",
     "UntrustedHost": "untrusted_host",
     "LineageConflict": "conflict",
+    "DataTooLarge": "data_too_large",
+    "TooDeep": "too_deep",
 }
 
 
