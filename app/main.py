@@ -14,6 +14,7 @@ from dapr.ext.fastapi import DaprActor
 from fastapi import FastAPI
 
 from actors import (
+    ACTOR_TYPE,
     HostConfig,
     ObjectIndex,
     ResidentObjectClient,
@@ -21,6 +22,7 @@ from actors import (
     register_resident_object,
 )
 
+from .actor_fastpath import ActorFastPath
 from .errors import install_error_handlers
 from .guard import SidecarTokenGuard
 from .hostkey import ensure_host_key, host_jwks
@@ -83,6 +85,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(transfer.router)
     app.include_router(events.router)
     install_error_handlers(app)
+    # Added first, so it runs inside the token guard (Starlette wraps later additions outside).
+    app.add_middleware(ActorFastPath, actor_types=frozenset({ACTOR_TYPE}))
     app.add_middleware(SidecarTokenGuard, token=settings.app_api_token)
     app.add_middleware(TraceContextCapture)
     return app

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ._errors import DaprError
+from ._store import immediate_transaction
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS actor_state (
@@ -96,8 +97,7 @@ class ActorStateStore:
         """Apply all operations in one transaction, or none of them."""
         now = time.time()
         conn = self._conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with immediate_transaction(conn):
             for op in ops:
                 if op.value is None:
                     conn.execute(
@@ -110,10 +110,6 @@ class ActorStateStore:
                         "INSERT OR REPLACE INTO actor_state VALUES (?, ?, ?, ?, ?)",
                         (actor_type, actor_id, op.key, op.value, expires),
                     )
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
 
     def purge_expired(self) -> int:
         """Delete expired values (reads already hide them); returns how many went."""

@@ -11,8 +11,10 @@ import contextlib
 import sqlite3
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
+
+from ._store import immediate_transaction
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS kv_state (
@@ -115,12 +117,5 @@ class KvTable:
         ).fetchone()
         return None if row is None else str(row[0])
 
-    @contextlib.contextmanager
-    def _transaction(self) -> Iterator[None]:
-        self._conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            self._conn.execute("ROLLBACK")
-            raise
-        self._conn.execute("COMMIT")
+    def _transaction(self) -> contextlib.AbstractContextManager[None]:
+        return immediate_transaction(self._conn)

@@ -28,9 +28,11 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from ._store import immediate_transaction
 
 _SCHEMA = (
     """
@@ -269,15 +271,8 @@ class PubSubStore:
             for app, k, s, a, e in rows
         ]
 
-    @contextlib.contextmanager
-    def _transaction(self) -> Iterator[None]:
-        self._conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            self._conn.execute("ROLLBACK")
-            raise
-        self._conn.execute("COMMIT")
+    def _transaction(self) -> contextlib.AbstractContextManager[None]:
+        return immediate_transaction(self._conn)
 
 
 def _listed(row: tuple[Any, ...], deliveries: list[dict[str, Any]]) -> dict[str, Any]:

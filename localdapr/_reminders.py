@@ -27,6 +27,7 @@ from urllib.parse import quote
 from ._appchannel import AppUnreachableError
 from ._errors import DaprError
 from ._schedule import Job, JobKey, Schedule
+from ._store import immediate_transaction
 from ._triggers import CallFn, Trigger, parse_failure_policy, parse_trigger
 
 log = logging.getLogger("localdapr.reminders")
@@ -189,8 +190,7 @@ class Reminders:
         updates = [(j.due, j.remaining, *j.key, j.payload.reg) for j in jobs if not j.done]
         deletes = [(*j.key, j.payload.reg) for j in jobs if j.done]
         conn = self._conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with immediate_transaction(conn):
             conn.executemany(
                 "UPDATE reminders SET due=?, remaining=? "
                 "WHERE actor_type=? AND actor_id=? AND name=? AND reg=?",
@@ -200,7 +200,3 @@ class Reminders:
                 "DELETE FROM reminders WHERE actor_type=? AND actor_id=? AND name=? AND reg=?",
                 deletes,
             )
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
