@@ -98,17 +98,25 @@ async def open_loop(base: str, *, rate: float, callers: int, seconds: float) -> 
     gate = asyncio.Semaphore(callers)
     conn = aiohttp.TCPConnector(limit=callers)
     async with aiohttp.ClientSession(connector=conn) as session:
-        start = time.perf_counter()
 
-        async def call(k: int) -> None:
-            scheduled = start + k / rate
-            await asyncio.sleep(max(0.0, scheduled - time.perf_counter()))
+        async def call(k: int, scheduled: float) -> None:
             url = f"{base}/v1.0/actors/Bench/caller-{k % callers}/method/Noop"
             async with gate, session.post(url, data=b"") as resp:
                 await resp.read()
             latencies.append(time.perf_counter() - scheduled)
 
-        await asyncio.gather(*(call(k) for k in range(int(rate * seconds))))
+        # One producer starts each call at its time (creating them all up front would itself
+        # make the first ones late); tasks are kept so none is collected mid-flight.
+        tasks: set[asyncio.Task[None]] = set()
+        start = time.perf_counter()
+        for k in range(int(rate * seconds)):
+            scheduled = start + k / rate
+            await asyncio.sleep(max(0.0, scheduled - time.perf_counter()))
+            task = asyncio.create_task(call(k, scheduled))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+        while tasks:
+            await asyncio.gather(*tasks)
     return latencies
 
 
