@@ -155,13 +155,12 @@ class Turn:
 
     async def deliver_pending(self, stored: StoredObject) -> int:
         """Deliver the committed outbox now; the number of effects still pending."""
-        delivered = await self._flush_outbox(stored.outbox, stored.meta)
-        return len(stored.outbox) - delivered
+        return len(await self.flush_outbox(stored.outbox, stored.meta))
 
-    async def _flush_outbox(self, outbox: list[dict[str, Any]], meta: Meta) -> int:
-        """Deliver what the committed turn left in the outbox; persist what is still pending."""
+    async def flush_outbox(self, outbox: list[dict[str, Any]], meta: Meta) -> list[dict[str, Any]]:
+        """Deliver what the committed turn left in the outbox; persist and return the rest."""
         if not outbox:
-            return 0
+            return []
         pending = await deliver(
             self.sidecar, outbox, object_id=self.object_id, host_id=self.host.host_id
         )
@@ -169,7 +168,7 @@ class Turn:
         if pending != outbox:
             await self.store.stage(meta=meta, outbox=pending)
             await self.store.commit()
-        return len(outbox) - len(pending)
+        return pending
 
     # --- install --------------------------------------------------------------------------
 
@@ -201,7 +200,7 @@ class Turn:
         await workflow.schedule_due(self, new, meta, now)
         await self.store.stage(meta=meta, policy_jws=jws, data=data, entries=entries, outbox=outbox)
         await self.store.commit()
-        outbox = await workflow.flush(self, outbox, meta)
+        outbox = await self.flush_outbox(outbox, meta)
         final = StoredObject(policy_jws=jws, data=data, meta=meta, outbox=outbox)
         return {"created": stored is None, "object": self.summary(final, new)}
 
@@ -250,7 +249,7 @@ class Turn:
             outbox = [*outbox, *items]
             await self.store.stage(meta=meta, data=decision.data, entries=[entry], outbox=outbox)
             await self.store.commit()
-        await self._flush_outbox(outbox, meta)
+        await self.flush_outbox(outbox, meta)
         return {
             "result": decision.result,
             "applied": decision.applied,
@@ -328,7 +327,7 @@ class Turn:
         else:
             await self.store.stage(meta=meta)
         await self.store.commit()
-        await self._flush_outbox(outbox, meta)
+        await self.flush_outbox(outbox, meta)
         return {
             "cycle": meta.cycles,
             "changes": decision.changes,

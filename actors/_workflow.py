@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from policies import DataTooLarge, Decision, Policy, TooDeep, WorkflowOutcome, WorkflowStatus
 
 from ._auth import who_of
-from ._effects import deliver, outbox_items
+from ._effects import outbox_items
 from ._errors import BadRequestError, ConflictError, ForbiddenError
 from ._state import Meta, StoredObject
 
@@ -112,19 +112,6 @@ def check_size(turn: Turn, outcome: WorkflowOutcome) -> None:
         turn.host.inputs.check_data(outcome.data, what="the data after the workflow step")
 
 
-async def flush(turn: Turn, outbox: list[dict[str, Any]], meta: Meta) -> list[dict[str, Any]]:
-    """Deliver the committed outbox; persist and return what is still pending."""
-    if not outbox:
-        return []
-    pending = await deliver(
-        turn.sidecar, outbox, object_id=turn.object_id, host_id=turn.host.host_id
-    )
-    if pending != outbox:
-        await turn.store.stage(meta=meta, outbox=pending)
-        await turn.store.commit()
-    return pending
-
-
 async def schedule_due(turn: Turn, policy: Policy, meta: Meta, now: datetime) -> None:
     """Move the reminder to the state's due time when that comes before the next periodic
     fire; the reminder keeps its period afterwards, so normal cycles resume by themselves."""
@@ -194,7 +181,7 @@ async def on_fire(turn: Turn, stored: StoredObject, policy: Policy, now: datetim
         meta=meta, data=stored.data, entries=recorder.entries, outbox=stored.outbox
     )
     await turn.store.commit()
-    stored.outbox = await flush(turn, stored.outbox, meta)
+    stored.outbox = await turn.flush_outbox(stored.outbox, meta)
 
 
 async def on_event(
@@ -224,7 +211,7 @@ async def on_event(
     await schedule_due(turn, policy, meta, now)
     await turn.store.stage(meta=meta, data=outcome.data, entries=recorder.entries, outbox=outbox)
     await turn.store.commit()
-    await flush(turn, outbox, meta)
+    await turn.flush_outbox(outbox, meta)
     return {
         "accepted": outcome.refused is None,
         "refused": outcome.refused,

@@ -4,7 +4,7 @@ Prints achieved cycles/s against the offered rate (objects / period), p99 fire l
 minus its due time, from the app's `resident_reminder_lag_seconds` histogram), app and sidecar
 RSS after warm-up and at the end, and errors (failed cycles, 5xx, error log lines).
 
-    .venv/bin/python bench/soak.py [--objects 10000] [--period 10s] [--warmup 30] [--duration 120]
+    .venv/bin/python bench/soak.py [--objects 10000] [--period 10s] [--warmup 60] [--duration 300]
 
 Exit status 1 when any error was counted, so a bounded run can gate a test.
 """
@@ -144,8 +144,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--objects", type=int, default=10_000)
     parser.add_argument("--period", default="10s")
-    parser.add_argument("--warmup", type=float, default=30)
-    parser.add_argument("--duration", type=float, default=120)
+    parser.add_argument("--warmup", type=float, default=60)
+    parser.add_argument("--duration", type=float, default=300)
     args = parser.parse_args()
     args.period_s = float(args.period.rstrip("s"))
     with tempfile.TemporaryDirectory(prefix="soak-") as tmp:
