@@ -31,7 +31,6 @@ STATUS_BY_CODE: dict[str, int] = {
     "body_too_large": 413,
     "bundle_too_large": 413,
     "data_too_large": 413,
-    "unsupported_media_type": 415,
     "rate_limited": 429,
     "invalid_policy": 422,
     "unsigned_policy": 422,
