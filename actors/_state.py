@@ -12,6 +12,7 @@ import asyncio
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from dapr.actor.runtime.state_change import StateChangeKind
 from dapr.actor.runtime.state_manager import ActorStateManager
 
 POLICY_KEY = "policy"
@@ -72,6 +73,7 @@ class ObjectStore:
 
     def __init__(self, state: ActorStateManager[Any]) -> None:
         self._state = state
+        self._written_entries: list[str] = []
 
     async def load(self) -> StoredObject | None:
         """The object, or None when no policy was ever installed."""
@@ -105,7 +107,9 @@ class ObjectStore:
         if data is not None:
             await self._state.set_state(DATA_KEY, data)
         for entry in entries:
-            await self._state.set_state(lineage_key(int(entry["seq"])), entry)
+            key = lineage_key(int(entry["seq"]))
+            await self._state.set_state(key, entry)
+            self._written_entries.append(key)
         if outbox is not None:
             await self._state.set_state(OUTBOX_KEY, outbox)
         await self._state.set_state(META_KEY, meta.to_json())
@@ -113,6 +117,8 @@ class ObjectStore:
     async def commit(self) -> None:
         """Save everything staged in one Dapr state transaction (all or nothing)."""
         await self._state.save_state()
+        self._forget(self._written_entries)
+        self._written_entries = []
 
     async def discard(self) -> None:
         """Forget staged and cached values after a failed turn.
@@ -120,13 +126,30 @@ class ObjectStore:
         The SDK clears its cache only on DaprInternalError; after any other exception the dirty
         values would otherwise be saved by the next successful turn.
         """
+        self._written_entries = []
         await self._state.clear_cache()
 
     async def read_entries(self, first: int, last: int) -> list[dict[str, Any]]:
         """Lineage entries first..last (inclusive), read concurrently."""
         if last < first:
             return []
-        results = await asyncio.gather(
-            *(self._state.try_get_state(lineage_key(seq)) for seq in range(first, last + 1))
-        )
+        keys = [lineage_key(seq) for seq in range(first, last + 1)]
+        results = await asyncio.gather(*(self._state.try_get_state(key) for key in keys))
+        self._forget(keys)
         return [dict(value) for found, value in results if found and isinstance(value, dict)]
+
+    def _forget(self, keys: list[str]) -> None:
+        """Drop saved lineage entries from the SDK's per-activation cache.
+
+        The SDK keeps every key an actor read or wrote until the actor deactivates; an object
+        that is never idle would hold its whole history in memory. Only clean entries are
+        dropped (the SDK has no public call for one key; `clear_cache` would drop the hot keys
+        too). Entries are immutable once written, so nothing can be lost by re-reading them.
+        """
+        tracker = getattr(self._state, "_default_state_change_tracker", None)
+        if not isinstance(tracker, dict):
+            return
+        for key in keys:
+            cached = tracker.get(key)
+            if cached is not None and cached.change_kind == StateChangeKind.none:
+                del tracker[key]

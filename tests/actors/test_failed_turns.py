@@ -123,3 +123,18 @@ async def test_a_failing_turn_cannot_erase_an_overlapping_one() -> None:
     assert isinstance(second, dict)
     assert second["seq"] == 3
     assert stored(sidecar, "data") == {"count": 1}
+
+
+async def test_an_always_busy_object_does_not_keep_its_history_in_memory() -> None:
+    sidecar = InMemorySidecar()
+    actor = new_actor(sidecar)
+    await actor.install_policy({"policy": sign_policy(COUNTER, KEY), "token": token()})
+    for _ in range(100):
+        await increment(actor)
+
+    page = await actor.lineage({"token": token(), "after": 0, "limit": 1000})
+
+    cached = actor._state_manager._default_state_change_tracker
+    assert sorted(cached) == ["data", "meta", "outbox", "policy"]
+    assert [e["seq"] for e in page["entries"]] == list(range(1, 103))
+    verify_lineage(page["entries"], data={"count": 100})
