@@ -170,6 +170,34 @@ class Turn:
             await self.store.commit()
         return pending
 
+    async def _record(
+        self,
+        stored: StoredObject,
+        decision: Decision,
+        *,
+        kind: str,
+        who: Mapping[str, Any],
+        policy: Policy,
+        extra: Mapping[str, Any],
+        digest: str | None,
+    ) -> list[dict[str, Any]]:
+        """Stage the decision's lineage entry, data and effects; returns the new outbox."""
+        meta = stored.meta
+        entry = self._entry(
+            meta,
+            kind,
+            who=who,
+            policy=policy,
+            data=decision.data,
+            decision=decision,
+            extra=extra,
+            digest=digest,
+        )
+        items = outbox_items(entry, decision.effects, default_pubsub=self.host.pubsub)
+        outbox = [*stored.outbox, *items]
+        await self.store.stage(meta=meta, data=decision.data, entries=[entry], outbox=outbox)
+        return outbox
+
     # --- install --------------------------------------------------------------------------
 
     async def install(self, jws: str, *, caller: Mapping[str, Any]) -> dict[str, Any]:
@@ -233,21 +261,16 @@ class Turn:
             raise ForbiddenError(f"command {name!r} refused: {refusal}")
         digest = self.host.inputs.measure(decision)  # DataTooLarge/TooDeep: nothing applies
         meta, outbox = stored.meta, stored.outbox
-        if worth_recording(decision):
-            kind = "command" if decision.applied else "denied"
-            entry = self._entry(
-                meta,
-                kind,
+        if worth_recording(decision):  # a command that only reads writes nothing
+            outbox = await self._record(
+                stored,
+                decision,
+                kind="command" if decision.applied else "denied",
                 who=who_of(caller),
                 policy=policy,
-                data=decision.data,
-                decision=decision,
                 extra={"command": name},
                 digest=digest,
             )
-            items = outbox_items(entry, decision.effects, default_pubsub=self.host.pubsub)
-            outbox = [*outbox, *items]
-            await self.store.stage(meta=meta, data=decision.data, entries=[entry], outbox=outbox)
             await self.store.commit()
         await self.flush_outbox(outbox, meta)
         return {
@@ -308,24 +331,19 @@ class Turn:
             limits=self.host.limits,
         )
         decision, digest = self.host.inputs.bound_cycle(decision, data=stored.data)
+        outbox = stored.outbox
         if worth_recording(decision):
-            entry = self._entry(
-                meta,
-                "cycle",
+            outbox = await self._record(
+                stored,
+                decision,
+                kind="cycle",
                 who=who,
                 policy=policy,
-                data=decision.data,
-                decision=decision,
                 extra={"cycle": meta.cycles},
                 digest=digest,
             )
-            outbox = [
-                *outbox,
-                *outbox_items(entry, decision.effects, default_pubsub=self.host.pubsub),
-            ]
-            await self.store.stage(meta=meta, data=decision.data, entries=[entry], outbox=outbox)
         else:
-            await self.store.stage(meta=meta)
+            await self.store.stage(meta=meta)  # a cycle that changes nothing writes only meta
         await self.store.commit()
         await self.flush_outbox(outbox, meta)
         return {
