@@ -274,3 +274,24 @@ def test_replaying_an_old_bundle_is_a_conflict(
     failed = verify_cli(tampered, hosts)
     assert failed.returncode == 1
     assert "data_mismatch" in failed.stdout
+
+
+def test_a_host_requiring_trusted_hosts_imports_only_their_bundles(
+    hosts: Hosts, issuer: Issuer, ops: str, tmp_path: Path
+) -> None:
+    a, b = hosts["a"], hosts["b"]
+    trusted = tmp_path / "trusted-hosts.jwks.json"
+    trusted.write_text(json.dumps(a.http.get("/.well-known/jwks.json").json()))
+    env = {"RESIDENT_REQUIRE_TRUSTED_HOSTS": "true", "RESIDENT_TRUSTED_HOSTS": str(trusted)}
+    for host, object_id in ((a, "roamer-from-a"), (b, "roamer-from-b")):
+        assert host.put_policy(object_id, issuer.sign(roamer_policy()), ops).status_code == 201
+
+    with ResidentHost(tmp_path / "d", trusted=[issuer], host_id="host-d", env=env) as d:
+        from_b = import_(d, export(b, "roamer-from-b", ops), ops)
+        from_a = import_(d, export(a, "roamer-from-a", ops), ops)
+
+        assert from_b.status_code == 403, from_b.text
+        assert from_b.json()["code"] == "untrusted_host"
+        assert d.call("GET", "/objects/roamer-from-b", ops).status_code == 404
+        assert from_a.status_code == 201, from_a.text
+        assert from_a.json()["host_trusted"] is True
