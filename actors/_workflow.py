@@ -169,8 +169,13 @@ async def on_fire(turn: Turn, stored: StoredObject, policy: Policy, now: datetim
     recorder = Recorder(turn, policy, meta, {"reminder": REMINDER})
     try:
         check_size(turn, outcome)
-    except (DataTooLarge, TooDeep) as exc:  # keep the object running on its previous data
-        meta.last_error = f"{exc.code}: {exc.message}"
+    except (DataTooLarge, TooDeep) as exc:  # blocked like a denied on_enter; the object runs on
+        reason = f"{exc.code}: {exc.message}"
+        meta.last_error = reason
+        state = None if status is None else status.state
+        denial = Decision(data=stored.data, denied=[{"state": state, "reason": reason}])
+        extra = {"state": state, "trigger": "timeout" if status else "start"}
+        recorder.entry("denied", data=stored.data, decision=denial, extra=extra)
         outcome = WorkflowOutcome(data=stored.data, status=outcome.status, steps=())
     if outcome.steps:
         recorder.outcome(outcome)

@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from tests.e2e.hosts import Issuer, ResidentHost
+from tests.support import eventually
 
 LIMITS = {
     "RESIDENT_MAX_BODY_BYTES": "65536",
@@ -179,3 +180,27 @@ def test_a_deep_body_straight_to_the_sidecar_is_refused_not_a_crash(
     assert response.status_code < 500, response.text
     assert response.json()["error"]["code"] == "too_deep"
     assert state(host, "lim-1", ops) == before
+
+
+def test_a_workflow_timeout_past_the_limit_is_denied_and_recorded(
+    host: ResidentHost, issuer: Issuer, ops: str
+) -> None:
+    workflow = {
+        "initial": "filling",
+        "states": {
+            "filling": {"transitions": [{"to": "full", "after": "1s"}]},
+            "full": {"terminal": True, "on_enter": [{"set": {"s": "data.s + data.s"}}]},
+        },
+    }
+    document = policy(data={"s": CHUNK * 6}, workflow=workflow)  # doubling 1,200 chars: too big
+    assert host.put_policy("lim-flow", issuer.sign(document), ops).status_code == 201
+
+    def denied_timeouts() -> list[dict[str, Any]]:
+        entries = host.entries("lim-flow", ops)
+        return [e for e in entries if e["kind"] == "denied" and e["extra"]["trigger"] == "timeout"]
+
+    denial = eventually(denied_timeouts, timeout=10)[0]
+    assert denial["denied"][0]["reason"].startswith("data_too_large")
+    snapshot = host.show("lim-flow", ops)
+    assert snapshot["workflow"]["state"] == "filling"
+    assert snapshot["data"] == {"s": CHUNK * 6}
