@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from pydantic import ValidationError
+
 
 class PolicyError(Exception):
     """Root of every error the policy engine raises on bad input. Retry: see the subclass."""
@@ -224,3 +226,15 @@ class TooDeep(PolicyError):
     than the host's limit (RESIDENT_MAX_JSON_DEPTH). Retry: no; flatten the value."""
 
     code = "too_deep"
+
+
+def validation_problems(exc: ValidationError) -> list[dict[str, str]]:
+    """pydantic's errors as `{loc, msg}`, so a message can name every bad field at once."""
+    return [
+        {"loc": ".".join(str(p) for p in err["loc"]) or "(document)", "msg": err["msg"]}
+        for err in exc.errors(include_url=False)
+    ]
+
+
+def listed(problems: list[dict[str, str]]) -> str:
+    return "; ".join(f"{p['loc']}: {p['msg']}" for p in problems)

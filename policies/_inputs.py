@@ -22,7 +22,15 @@ import rfc8785
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
 
 from ._decision import Decision
-from ._errors import DataTooLarge, InvalidConfig, InvalidData, InvalidPolicy, TooDeep
+from ._errors import (
+    DataTooLarge,
+    InvalidConfig,
+    InvalidData,
+    InvalidPolicy,
+    TooDeep,
+    listed,
+    validation_problems,
+)
 from ._model import (
     Action,
     InvokeBindingAction,
@@ -80,11 +88,8 @@ class InputLimits(BaseModel):
         try:
             super().__init__(**values)
         except ValidationError as exc:
-            listed = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
-                for e in exc.errors(include_url=False)
-            )
-            raise InvalidConfig(f"input limits are invalid: {listed}") from exc
+            problems = listed(validation_problems(exc))
+            raise InvalidConfig(f"input limits are invalid: {problems}") from exc
 
     # --- JSON depth -----------------------------------------------------------------------
 

@@ -26,7 +26,7 @@ from pydantic import (
 )
 
 from ._durations import parse_duration
-from ._errors import InvalidConfig, InvalidPolicy
+from ._errors import InvalidConfig, InvalidPolicy, listed, validation_problems
 
 DEFAULT_PUBSUB = "pubsub"
 
@@ -69,11 +69,8 @@ class HostLimits(BaseModel):
         try:
             super().__init__(**values)
         except ValidationError as exc:
-            listed = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
-                for e in exc.errors(include_url=False)
-            )
-            raise InvalidConfig(f"host limits are invalid: {listed}") from exc
+            problems = listed(validation_problems(exc))
+            raise InvalidConfig(f"host limits are invalid: {problems}") from exc
 
     def model_post_init(self, context: Any, /) -> None:
         """Normalise topics once; `model_validate` skips `__init__` but not this."""

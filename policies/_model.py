@@ -22,7 +22,7 @@ from pydantic import (
     model_validator,
 )
 
-from ._errors import InvalidPolicy
+from ._errors import InvalidPolicy, listed, validation_problems
 
 PATH_PATTERN = r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$"
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
@@ -213,11 +213,8 @@ def parse_document(raw: Any) -> PolicyDocument:
     try:
         return PolicyDocument.model_validate(raw)
     except ValidationError as exc:
-        details = [
-            {"loc": ".".join(str(p) for p in err["loc"]) or "(document)", "msg": err["msg"]}
-            for err in exc.errors(include_url=False)
-        ]
-        listed = "; ".join(f"{d['loc']}: {d['msg']}" for d in details)
+        details = validation_problems(exc)
         raise InvalidPolicy(
-            f"policy document is invalid ({len(details)} problem(s)): {listed}", details=details
+            f"policy document is invalid ({len(details)} problem(s)): {listed(details)}",
+            details=details,
         ) from exc
