@@ -7,7 +7,10 @@ PKGS   := policies actors app localdapr
 PORT           ?= 8000
 SIDECAR_PORT   ?= 3500
 
-.PHONY: setup lint format test bench run clean
+DAPR_BIN       := .dapr/bin
+DAPR_STAMP     := $(DAPR_BIN)/.built
+
+.PHONY: setup lint format test bench run run-dapr dapr redis clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +19,22 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 setup: $(STAMP)
+
+# The real Dapr runtime, built from its pinned Go module (tools/dapr); a no-op when current.
+$(DAPR_STAMP): tools/dapr/go.mod tools/dapr/go.sum tools/dapr/build.sh tools/dapr/components.go.overlay
+	tools/dapr/build.sh $(DAPR_BIN)
+	touch $@
+
+dapr: $(DAPR_STAMP)
+
+# Redis from Debian's packages; the tests start their own on a free port, never :6379.
+redis:
+	@command -v redis-server >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    (apt-get install -y --no-install-recommends redis-server || \
+	     (apt-get update && apt-get install -y --no-install-recommends redis-server)) >/dev/null; \
+	  else echo "make redis: install redis-server (Debian: sudo apt-get install redis-server)" >&2; exit 1; fi; }
+	@redis-server --version
 
 lint: setup
 	$(PY) -m ruff check $(PKGS) tests bench
@@ -26,7 +45,7 @@ format: setup
 	$(PY) -m ruff format $(PKGS) tests bench
 	$(PY) -m ruff check --fix $(PKGS) tests bench
 
-test: lint
+test: lint dapr redis
 	$(PY) -m pytest
 
 bench: setup

@@ -16,6 +16,9 @@ from ._sidecar import SidecarClient, SidecarError
 BUCKETS = 16
 KEY_PREFIX = "resident-index-"
 MAX_TRIES = 20
+# A lost first-write race: 409 from stores that say so, 500 from Redis (daprd wraps its
+# "possible etag mismatch" in a generic failure). Either way: read again and retry.
+LOST_RACE = frozenset({409, 500})
 
 
 def bucket_key(object_id: str) -> str:
@@ -47,7 +50,7 @@ class ObjectIndex:
                 await self._sidecar.save_kv(self._store, key, sorted(ids), etag=etag)
                 return
             except SidecarError as exc:
-                if exc.status != 409:
+                if exc.status not in LOST_RACE:
                     raise
         raise SidecarError(f"index bucket {key} kept changing", status=409)
 

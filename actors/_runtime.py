@@ -12,7 +12,7 @@ from dapr.actor.runtime.runtime import ActorRuntime
 
 from ._host import HostConfig
 from ._object import ResidentObject
-from ._serializer import PlainJSONSerializer
+from ._serializer import PlainJSONSerializer, StateJSONSerializer
 from ._sidecar import SidecarClient
 
 
@@ -41,7 +41,7 @@ async def register_resident_object(
     await ActorRuntime.register_actor(
         ResidentObject,
         message_serializer=PlainJSONSerializer(),
-        state_serializer=PlainJSONSerializer(),
+        state_serializer=StateJSONSerializer(),
         actor_factory=actor_factory(host, sidecar),
         actor_client=sidecar,
     )

@@ -1,4 +1,7 @@
-"""An app + localdapr pair as real processes on loopback: reusable by contract and e2e tests.
+"""An app + sidecar pair as real processes on loopback: reusable by contract and e2e tests.
+
+The sidecar is localdapr (default) or the real daprd on a control plane
+(`tests.realdapr.Daprd`); everything else about the pair is the same for both.
 
     with SidecarPair("tests.contract.actorapp:app", tmp_path) as pair:
         httpx.get(pair.dapr_url + "/v1.0/metadata")
@@ -6,7 +9,8 @@
 Each process runs in its own process group (tests.support.Proc) on free ports, logging to
 files under `workdir`. The sidecar can be killed and restarted on the same port and database
 to test durability; `sdk_env()` is what a Dapr SDK client in the test process needs. Pairs
-given the same `broker_db` share one pub/sub broker, as Dapr apps share one Redis.
+given the same `broker_db` (localdapr) or the same control plane (daprd) share one pub/sub
+broker, as Dapr apps share one Redis.
 """
 
 from __future__ import annotations
@@ -19,7 +23,8 @@ from types import TracebackType
 
 import httpx
 
-from tests.support import Proc, eventually, free_port, python_argv, wait_http
+from tests.realdapr import ControlPlane, Daprd, LocalDapr, Sidecar
+from tests.support import ROOT, Proc, eventually, free_port, python_argv, wait_http
 
 STARTUP_TIMEOUT = 40.0
 
@@ -38,6 +43,7 @@ class SidecarPair:
         resources_path: Path | None = None,
         log_level: str = "info",
         broker_db: Path | None = None,
+        sidecar: Sidecar | str = "localdapr",
     ) -> None:
         self.app = app
         self.workdir = workdir
@@ -45,13 +51,28 @@ class SidecarPair:
         self.app_port = free_port()
         self.dapr_port = free_port()
         self.db = workdir / "localdapr.db"
-        self.broker_db = broker_db
+        # "daprd": a control plane of the pair's own; a Daprd: join that one (another app).
+        self.control: ControlPlane | None = None
+        if sidecar == "localdapr":
+            self.sidecar: Sidecar = LocalDapr(broker_db=broker_db)
+        elif sidecar == "daprd":
+            self.control = ControlPlane(workdir / "control")
+            self.sidecar = Daprd(self.control)
+        elif isinstance(sidecar, str):
+            raise ValueError(f"unknown sidecar {sidecar!r}")
+        else:
+            self.sidecar = sidecar
+        self._ports: dict[str, int] = {}
         self.resources_path = resources_path
         self.log_level = log_level
         self._app_env = dict(app_env or {})
         self._sidecar_env = dict(sidecar_env or {})
         self.app_proc: Proc | None = None
         self.sidecar_proc: Proc | None = None
+
+    def port(self, name: str) -> int:
+        """A free port for `name` (daprd's gRPC, metrics...), the same across restarts."""
+        return self._ports.setdefault(name, free_port())
 
     @property
     def dapr_url(self) -> str:
@@ -70,6 +91,19 @@ class SidecarPair:
         return env
 
     def start_sidecar(self) -> None:
+        env = {"DAPR_API_TOKEN": "", "APP_API_TOKEN": "", **self._sidecar_env}
+        if isinstance(self.sidecar, LocalDapr):
+            argv = self._localdapr_argv(self.sidecar)
+        else:
+            resources = self.sidecar.control.resources(
+                self.resources_path or ROOT / "components", self.workdir / "resources"
+            )
+            argv = self.sidecar.argv(self, resources)
+        log = self.workdir / f"{self.sidecar.name}.log"
+        self.sidecar_proc = Proc(argv, log=log, env=env).start()
+        wait_http(f"{self.dapr_url}/v1.0/healthz/outbound", proc=self.sidecar_proc)
+
+    def _localdapr_argv(self, sidecar: LocalDapr) -> list[str]:
         argv = python_argv(
             "-m",
             "localdapr",
@@ -79,11 +113,9 @@ class SidecarPair:
         )
         if self.resources_path is not None:
             argv += ["--resources-path", str(self.resources_path)]
-        if self.broker_db is not None:
-            argv += ["--broker-db", str(self.broker_db)]
-        env = {"DAPR_API_TOKEN": "", "APP_API_TOKEN": "", **self._sidecar_env}
-        self.sidecar_proc = Proc(argv, log=self.workdir / "localdapr.log", env=env).start()
-        wait_http(f"{self.dapr_url}/v1.0/healthz/outbound", proc=self.sidecar_proc)
+        if sidecar.broker_db is not None:
+            argv += ["--broker-db", str(sidecar.broker_db)]
+        return argv
 
     def start_app(self) -> None:
         argv = python_argv(
@@ -106,6 +138,8 @@ class SidecarPair:
 
         try:
             eventually(ready, timeout=timeout, interval=0.1)
+            if not isinstance(self.sidecar, LocalDapr):
+                self.sidecar.wait_actors(self, timeout)
         except AssertionError as exc:
             raise AssertionError(f"pair not ready:\n{self.logs()}") from exc
 
@@ -115,6 +149,8 @@ class SidecarPair:
 
     def start(self) -> SidecarPair:
         self.workdir.mkdir(parents=True, exist_ok=True)
+        if self.control is not None:
+            self.control.start()
         self.start_sidecar()
         self.start_app()
         self.wait_ready()
@@ -134,9 +170,11 @@ class SidecarPair:
         for proc in (self.app_proc, self.sidecar_proc):
             if proc is not None:
                 proc.stop()
+        if self.control is not None:
+            self.control.stop()
 
     def logs(self) -> str:
-        parts = []
+        parts = [self.control.logs()] if self.control is not None else []
         for proc in (self.sidecar_proc, self.app_proc):
             if proc is not None:
                 parts.append(f"--- {proc.log.name}\n{proc.output()[-3000:]}")

@@ -22,7 +22,10 @@ def mallory() -> Issuer:
 
 
 @pytest.fixture(scope="module")
-def host(tmp_path_factory: pytest.TempPathFactory, issuer: Issuer) -> Iterator[ResidentHost]:
+def host(
+    tmp_path_factory: pytest.TempPathFactory, issuer: Issuer, sidecar: str
+) -> Iterator[ResidentHost]:
+    """One host per module and sidecar; it observes `alerts` through a subscriber app."""
     workdir: Path = tmp_path_factory.mktemp("host-a")
-    with ResidentHost(workdir, trusted=[issuer]) as running:
+    with ResidentHost(workdir, trusted=[issuer], sidecar=sidecar, observe=["alerts"]) as running:
         yield running

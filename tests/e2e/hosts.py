@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,8 @@ import yaml
 
 from policies import SigningKey, generate_key, sign_policy, sign_token
 from tests.contract.pair import SidecarPair
+from tests.e2e.subscriber import Subscriber
+from tests.realdapr import Sidecar
 from tests.support import ROOT
 
 EXAMPLES = ROOT / "policies" / "examples"
@@ -58,6 +61,8 @@ class ResidentHost(SidecarPair):
         env: dict[str, str] | None = None,
         resources_path: Path | None = None,
         broker_db: Path | None = None,
+        sidecar: Sidecar | str = "localdapr",
+        observe: Sequence[str] = (),
     ) -> None:
         workdir.mkdir(parents=True, exist_ok=True)
         trust = workdir / "trust.jwks.json"
@@ -81,9 +86,12 @@ class ResidentHost(SidecarPair):
             sidecar_env={"DAPR_API_TOKEN": api_token, "APP_API_TOKEN": app_token},
             resources_path=resources_path or ROOT / "components",
             broker_db=broker_db,
+            sidecar=sidecar,
         )
         self.app_token = app_token
         self.http = httpx.Client(base_url=self.app_url, timeout=30.0)
+        self.observe = tuple(observe)
+        self.subscriber: Subscriber | None = None
 
     def call(self, method: str, path: str, token: str | None, **kwargs: Any) -> httpx.Response:
         headers = kwargs.pop("headers", {})
@@ -110,18 +118,22 @@ class ResidentHost(SidecarPair):
         entries: list[dict[str, Any]] = response.json()["entries"]
         return entries
 
+    def start(self) -> ResidentHost:
+        super().start()
+        if self.observe:
+            self.subscriber = Subscriber(
+                self.workdir / "observer", join=self, topics=self.observe, app_id="observer"
+            ).start()
+        return self
+
     def published(self, topic: str) -> list[dict[str, Any]]:
-        """What the app published on `topic`, read from localdapr's test-only route."""
-        response = httpx.get(
-            f"{self.dapr_url}/v1.0-alpha1/localdapr/published",
-            params={"pubsub": "pubsub", "topic": topic},
-            headers=self.token_headers(),
-        )
-        assert response.status_code == 200, response.text
-        body = response.json()
-        messages: list[dict[str, Any]] = body["messages"] if isinstance(body, dict) else body
-        return messages
+        """What reached pub/sub on `topic`, as a separate subscriber app received it."""
+        if self.subscriber is None:
+            raise ValueError("start the host with observe=[topics] to see what it publishes")
+        return self.subscriber.received(topic)
 
     def stop(self) -> None:
         self.http.close()
+        if self.subscriber is not None:
+            self.subscriber.stop()
         super().stop()

@@ -35,7 +35,7 @@ async def test_another_app_commands_an_object_through_actorproxy(
     result = await proxy.Command({"name": "report", "params": {"temperature": 35}, "token": sensor})
     refused = await proxy.Command({"name": "report", "params": {"temperature": 1}, "token": ops})
 
-    assert result["applied"] is True
+    assert result["applied"] is True, result
     assert result["result"] == "alarm"  # on_change: the overheat rule ran in the same turn
     assert refused["error"]["code"] == "forbidden"
     snapshot = await proxy.Snapshot({"token": ops})

@@ -110,8 +110,10 @@ def replay(entries: list[dict[str, Any]], initial: dict[str, Any]) -> dict[str, 
 
 
 @pytest.fixture
-def ledger_host(tmp_path: Path, issuer: Issuer) -> Iterator[ResidentHost]:
-    with ResidentHost(tmp_path / "host", trusted=[issuer]) as host:
+def ledger_host(tmp_path: Path, issuer: Issuer, sidecar: str) -> Iterator[ResidentHost]:
+    with ResidentHost(
+        tmp_path / "host", trusted=[issuer], sidecar=sidecar, observe=["ledger"]
+    ) as host:
         yield host
 
 

@@ -49,9 +49,11 @@ def deep(levels: int) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def host(tmp_path_factory: pytest.TempPathFactory, issuer: Issuer) -> Iterator[ResidentHost]:
+def host(
+    tmp_path_factory: pytest.TempPathFactory, issuer: Issuer, sidecar: str
+) -> Iterator[ResidentHost]:
     workdir: Path = tmp_path_factory.mktemp("limits")
-    with ResidentHost(workdir, trusted=[issuer], env=LIMITS) as running:
+    with ResidentHost(workdir, trusted=[issuer], env=LIMITS, sidecar=sidecar) as running:
         yield running
 
 

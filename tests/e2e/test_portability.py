@@ -66,18 +66,29 @@ def issuer_y() -> Issuer:
 
 @pytest.fixture(scope="module")
 def hosts(
-    tmp_path_factory: pytest.TempPathFactory, issuer: Issuer, issuer_y: Issuer
+    tmp_path_factory: pytest.TempPathFactory, issuer: Issuer, issuer_y: Issuer, sidecar: str
 ) -> Iterator[Hosts]:
-    """Three hosts, started side by side to keep the wall time down."""
+    """Three hosts (each its own installation), started side by side to keep the wall time down."""
+    observe = ["alerts", "audit"]
     made = {
-        "a": ResidentHost(tmp_path_factory.mktemp("a"), trusted=[issuer], host_id="host-a"),
+        "a": ResidentHost(
+            tmp_path_factory.mktemp("a"),
+            trusted=[issuer],
+            host_id="host-a",
+            sidecar=sidecar,
+            observe=observe,
+        ),
         "b": ResidentHost(
             tmp_path_factory.mktemp("b"),
             trusted=[issuer],
             host_id="host-b",
             limits={"publish": ["audit"]},
+            sidecar=sidecar,
+            observe=observe,
         ),
-        "c": ResidentHost(tmp_path_factory.mktemp("c"), trusted=[issuer_y], host_id="host-c"),
+        "c": ResidentHost(
+            tmp_path_factory.mktemp("c"), trusted=[issuer_y], host_id="host-c", sidecar=sidecar
+        ),
     }
     try:
         with ThreadPoolExecutor(len(made)) as pool:
@@ -286,7 +297,10 @@ def test_a_host_requiring_trusted_hosts_imports_only_their_bundles(
     for host, object_id in ((a, "roamer-from-a"), (b, "roamer-from-b")):
         assert host.put_policy(object_id, issuer.sign(roamer_policy()), ops).status_code == 201
 
-    with ResidentHost(tmp_path / "d", trusted=[issuer], host_id="host-d", env=env) as d:
+    d_host = ResidentHost(
+        tmp_path / "d", trusted=[issuer], host_id="host-d", env=env, sidecar=a.sidecar.name
+    )
+    with d_host as d:
         from_b = import_(d, export(b, "roamer-from-b", ops), ops)
         from_a = import_(d, export(a, "roamer-from-a", ops), ops)
 

@@ -8,9 +8,11 @@ from tests.e2e.hosts import Issuer, ResidentHost
 from tests.e2e.test_token_attacks import POLICY
 
 
-def test_commands_over_the_callers_rate_are_refused(tmp_path: Path, issuer: Issuer) -> None:
+def test_commands_over_the_callers_rate_are_refused(
+    tmp_path: Path, issuer: Issuer, sidecar: str
+) -> None:
     env = {"RESIDENT_COMMAND_RATE": "0.5", "RESIDENT_COMMAND_BURST": "3"}
-    with ResidentHost(tmp_path / "host", trusted=[issuer], env=env) as host:
+    with ResidentHost(tmp_path / "host", trusted=[issuer], env=env, sidecar=sidecar) as host:
         ops, other = issuer.token("ops"), issuer.token("ops", jti="second-token")
         assert host.put_policy("counter-rl", issuer.sign(POLICY), ops).status_code == 201
 

@@ -33,8 +33,8 @@ LOOKALIKES: dict[str, Any] = {
 
 
 @pytest.fixture
-def own_host(tmp_path: Path, issuer: Issuer) -> Iterator[ResidentHost]:
-    with ResidentHost(tmp_path / "host", trusted=[issuer]) as running:
+def own_host(tmp_path: Path, issuer: Issuer, sidecar: str) -> Iterator[ResidentHost]:
+    with ResidentHost(tmp_path / "host", trusted=[issuer], sidecar=sidecar) as running:
         yield running
 
 
@@ -108,3 +108,60 @@ def test_date_and_duration_lookalike_strings_survive_a_reload(
     snapshot = host.show("diary-1", ops)
     assert snapshot["data"] == expected
     verify_lineage(host.entries("diary-1", ops), data=snapshot["data"])
+
+
+# Numbers that a store re-encoding floats (daprd + Redis: ~6 decimals, every number a float64)
+# would change: digits lost, 1e-7 -> 0, 35.0 -> 35 (then `whole + 0.5` has no CEL overload),
+# 2**53 - 1 rounded.
+EXACT_NUMBERS: dict[str, Any] = {
+    "price": 38.50000000000001,
+    "tiny": 1e-7,
+    "whole": 35.5,
+    "big": 2**53 - 1,  # the largest integer canonical JSON (RFC 8785) holds
+    "negative": -0.1,
+}
+NUMBERS: dict[str, Any] = {
+    "id": "numbers",
+    "version": 1,
+    "objects": ["numbers-*"],
+    "data": EXACT_NUMBERS,
+    "evaluation": {"every": "1h", "on_change": False},
+    "capabilities": {"write": ["price", "whole", "sum"]},
+    "permissions": {"read": "true", "amend": "caller.sub == 'ops'"},
+    "commands": {
+        "reprice": {
+            "params": {"price": "number", "whole": "number"},
+            "do": [{"set": {"price": "params.price"}}, {"set": {"whole": "params.whole"}}],
+        },
+        "add": {"do": [{"set": {"sum": "data.whole + 0.5"}}]},
+    },
+}
+
+
+def test_numbers_round_trip_bit_for_bit_through_the_state_store(
+    own_host: ResidentHost, issuer: Issuer
+) -> None:
+    host = own_host
+    ops = issuer.token("ops", "ops")
+    assert host.put_policy("numbers-1", issuer.sign(NUMBERS), ops).status_code == 201
+    # 35.0 arrives as a JSON float in the command (a signed policy is canonical JSON: 35)
+    repriced = host.command("numbers-1", "reprice", ops, price=0.30000000000000004, whole=35.0)
+    assert repriced.status_code == 200, repriced.text
+
+    assert host.app_proc is not None
+    host.app_proc.kill()  # the next read comes from the store, not the SDK's cache
+    host.start_app()
+    wait_http(f"{host.app_url}/healthz", proc=host.app_proc)
+
+    response = host.call("GET", "/objects/numbers-1", ops)
+    data = response.json()["data"]
+    assert data == {**EXACT_NUMBERS, "price": 0.30000000000000004, "whole": 35.0}
+    assert '"whole":35.0' in response.text.replace(" ", "")
+    assert type(data["whole"]) is float
+    assert type(data["big"]) is int
+    added = host.command("numbers-1", "add", ops)
+    assert added.status_code == 200, added.text
+    assert added.json()["applied"] is True, added.text
+    snapshot = host.show("numbers-1", ops)
+    assert snapshot["data"]["sum"] == 35.5
+    verify_lineage(host.entries("numbers-1", ops), data=snapshot["data"])

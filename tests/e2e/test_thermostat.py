@@ -19,7 +19,7 @@ OBJECT = "thermostat-e2e"
 @pytest.fixture
 def subscriber(host: ResidentHost, tmp_path: Path) -> Iterator[Subscriber]:
     """A separate Dapr app subscribed to `alerts`, its own localdapr sharing the host's broker."""
-    with Subscriber(tmp_path / "subscriber", broker_db=host.db, topic="alerts") as running:
+    with Subscriber(tmp_path / "subscriber", join=host, topics=["alerts"]) as running:
         yield running
 
 

@@ -80,9 +80,12 @@ ATTACKS: dict[str, Callable[[Issuer, Issuer], str]] = {
 
 
 @pytest.fixture(scope="module")
-def strict_host(tmp_path_factory: pytest.TempPathFactory, issuer: Issuer) -> Iterator[ResidentHost]:
+def strict_host(
+    tmp_path_factory: pytest.TempPathFactory, issuer: Issuer, sidecar: str
+) -> Iterator[ResidentHost]:
     workdir: Path = tmp_path_factory.mktemp("audience-host")
-    with ResidentHost(workdir, trusted=[issuer], env={"RESIDENT_AUDIENCE": AUDIENCE}) as host:
+    env = {"RESIDENT_AUDIENCE": AUDIENCE}
+    with ResidentHost(workdir, trusted=[issuer], env=env, sidecar=sidecar) as host:
         token = issuer.token("ops", aud=AUDIENCE)
         assert host.put_policy(OBJECT, issuer.sign(POLICY), token).status_code == 201
         yield host

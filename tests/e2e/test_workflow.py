@@ -51,20 +51,22 @@ def resources(workdir: Path, peer_url: str) -> Path:
     return path
 
 
-def start_host(workdir: Path, issuer: Issuer, peer_url: str) -> ResidentHost:
+def start_host(workdir: Path, issuer: Issuer, peer_url: str, sidecar: str) -> ResidentHost:
     return ResidentHost(
         workdir,
         trusted=[issuer],
         resources_path=resources(workdir, peer_url),
         env={"RESIDENT_SUBSCRIPTIONS": "payments"},
+        sidecar=sidecar,
+        observe=["orders"],
     )
 
 
 @pytest.fixture(scope="module")
 def shop(
-    tmp_path_factory: pytest.TempPathFactory, issuer: Issuer, peer: str
+    tmp_path_factory: pytest.TempPathFactory, issuer: Issuer, peer: str, sidecar: str
 ) -> Iterator[ResidentHost]:
-    with start_host(tmp_path_factory.mktemp("shop"), issuer, peer) as running:
+    with start_host(tmp_path_factory.mktemp("shop"), issuer, peer, sidecar) as running:
         assert isinstance(running, ResidentHost)
         yield running
 
@@ -191,9 +193,9 @@ def test_events_for_a_terminal_object_are_refused_and_recorded(
 
 
 def test_pending_timeout_fires_after_app_and_sidecar_are_killed(
-    tmp_path: Path, issuer: Issuer, peer: str
+    tmp_path: Path, issuer: Issuer, peer: str, sidecar: str
 ) -> None:
-    with start_host(tmp_path / "host", issuer, peer) as host:
+    with start_host(tmp_path / "host", issuer, peer, sidecar) as host:
         assert isinstance(host, ResidentHost)
         ops = create(host, issuer, "order-restart", saga(pay="4s"))
         assert host.app_proc is not None

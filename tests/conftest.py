@@ -1,0 +1,39 @@
+"""The two sidecars every contract and e2e test runs on: localdapr and the real daprd.
+
+`sidecar` is a session-scoped parameter, so pytest runs each tier once per sidecar (grouped, so
+a module-scoped host is started once per sidecar). Tests on daprd carry the `daprd` marker;
+the end-of-run summary counts what passed on each.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+SIDECARS = ["localdapr", pytest.param("daprd", marks=pytest.mark.daprd)]
+
+
+@pytest.fixture(scope="session", params=SIDECARS)
+def sidecar(request: pytest.FixtureRequest) -> str:
+    """Which sidecar the test's apps run under: "localdapr" or "daprd"."""
+    return str(request.param)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    counts: Counter[tuple[str, str]] = Counter()
+    for outcome in ("passed", "failed", "error"):
+        for report in terminalreporter.stats.get(outcome, []):
+            if getattr(report, "when", "call") != "call" and outcome == "passed":
+                continue
+            keywords = getattr(report, "keywords", {})
+            kind = (
+                "daprd" if "daprd" in keywords else "localdapr" if "localdapr" in keywords else ""
+            )
+            if kind:
+                counts[(kind, outcome)] += 1
+    if counts:
+        terminalreporter.section("tests by sidecar")
+        for kind in ("daprd", "localdapr"):
+            line = ", ".join(f"{counts[(kind, o)]} {o}" for o in ("passed", "failed", "error"))
+            terminalreporter.write_line(f"{kind:>9}: {line}")
