@@ -19,6 +19,7 @@ from ._runtime import actor_factory, register_resident_object
 from ._serializer import PlainJSONSerializer
 from ._sidecar import SidecarClient, SidecarError
 from ._trace import remember as remember_trace
+from ._turnlock import turn_lock
 
 __all__ = [
     "ACTOR_TYPE",
@@ -43,4 +44,5 @@ __all__ = [
     "actor_factory",
     "register_resident_object",
     "remember_trace",
+    "turn_lock",
 ]

@@ -33,7 +33,7 @@ class Meta:
     seq: int = 0
     head: str | None = None
     cycles: int = 0
-    skipped_fires: int = 0
+    skipped_fires: int = 0  # no longer written (a skipped fire writes nothing); kept for old data
     last_cycle_at: str | None = None
     reminder_period_s: float | None = None
     status: str = "active"

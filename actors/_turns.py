@@ -284,7 +284,8 @@ class Turn:
     # --- cycle ----------------------------------------------------------------------------
 
     def _is_duplicate_fire(self, meta: Meta, now: datetime, period: timedelta) -> bool:
-        """Dapr may deliver a reminder twice (dapr/dapr#3921): too soon after the last cycle."""
+        """Too soon after the last cycle: Dapr may deliver a reminder twice (dapr/dapr#3921), and
+        after downtime daprd's scheduler replays every missed tick back to back."""
         if meta.last_cycle_at is None:
             return False
         return now - parse_iso(meta.last_cycle_at) < period / 2
@@ -309,10 +310,7 @@ class Turn:
             due = parse_iso(meta.last_cycle_at) + period
             REMINDER_LAG.observe(max(0.0, (now - due).total_seconds()))
         if not forced and self._is_duplicate_fire(meta, now, period):
-            meta.skipped_fires += 1
-            await self.store.stage(meta=meta)
-            await self.store.commit()
-            return {"skipped": "duplicate"}
+            return {"skipped": "duplicate"}  # writes nothing; counted in resident_cycles_total
         if meta.reminder_period_s != period.total_seconds():
             await self._schedule(policy, meta)
         return await self._run_cycle(stored, policy, who=who, now=now)

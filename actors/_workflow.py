@@ -13,7 +13,7 @@ the object never polls faster than its period to catch a timeout.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from policies import DataTooLarge, Decision, Policy, TooDeep, WorkflowOutcome, WorkflowStatus
@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     from ._turns import Turn
 
 HISTORY = 20
+# How early daprd 1.18's scheduler may deliver a fire (it truncates "now" to the second).
+EARLY_FIRE = timedelta(seconds=1)
 REMINDER = "evaluate"
 
 
@@ -152,10 +154,22 @@ async def on_install(
     return outcome.data, recorder.entries, recorder.items
 
 
+def fire_time(meta: Meta, now: datetime) -> datetime:
+    """When a fire counts as happening: daprd's scheduler may fire up to a second early (it
+    truncates to the second), so a fire that arrives within that of the moment the reminder
+    was moved to is that moment's fire, and its timeout is taken now, not a period later."""
+    if meta.reminder_due_at is not None:
+        due = datetime.fromisoformat(meta.reminder_due_at.replace("Z", "+00:00"))
+        if now < due <= now + EARLY_FIRE:
+            return due
+    return now
+
+
 async def on_fire(turn: Turn, stored: StoredObject, policy: Policy, now: datetime) -> None:
     """A reminder fire: take due timeouts (and eventless transitions), then reschedule.
     Runs before the duplicate-fire check: a due fire may come right after a periodic one."""
     meta = stored.meta
+    now = fire_time(meta, now)
     status = status_of(meta)
     if status is None:
         outcome = policy.workflow_start(

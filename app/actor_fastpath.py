@@ -4,7 +4,11 @@ Every actor call and reminder fire otherwise crosses FastAPI's routing, dependen
 exception layers before reaching the SDK's `ActorRuntime`; measured, that plumbing costs more
 CPU than the object's own turn. This path serves exactly the routes `dapr.ext.fastapi.DaprActor`
 serves for them, with the same status codes and bodies, calling the same `ActorRuntime` entry
-points. Everything else (config, health, deactivation, timers) still goes to `DaprActor`.
+points. Everything else (config, health, timers) still goes to `DaprActor`.
+
+Deactivation (`DELETE /actors/{type}/{id}`) also passes here first, to wait for the object's
+turn: daprd sends it 2 s after cancelling in-flight calls (rebalance, shutdown), and the SDK
+would clear the state cache of a turn that is still running and about to commit.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ from typing import Any
 from dapr.actor.runtime.runtime import ActorRuntime
 from dapr.clients.exceptions import ERROR_CODE_UNKNOWN, DaprInternalError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from actors import turn_lock
 
 REENTRANCY_HEADER = b"dapr-reentrancy-id"
 JSON_UTF8 = b"application/json; utf-8"
@@ -28,6 +34,11 @@ class ActorFastPath:
         self._types = actor_types
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        deactivated = self._deactivation(scope)
+        if deactivated is not None:
+            async with turn_lock(deactivated):
+                await self._app(scope, receive, send)
+            return
         route = self._route(scope)
         if route is None:
             await self._app(scope, receive, send)
@@ -51,6 +62,15 @@ class ActorFastPath:
             await _respond(send, 500, {"message": repr(exc), "errorCode": ERROR_CODE_UNKNOWN})
             return
         await _send(send, 200, result, JSON_UTF8)
+
+    def _deactivation(self, scope: Scope) -> str | None:
+        """The object id of `DELETE /actors/{type}/{id}` for one of our types, else None."""
+        if scope["type"] != "http" or scope["method"] != "DELETE":
+            return None
+        parts = str(scope["path"]).split("/")
+        if len(parts) != 4 or parts[1] != "actors" or parts[2] not in self._types:
+            return None
+        return parts[3]
 
     def _route(self, scope: Scope) -> tuple[str, str, str, str] | None:
         """(type, id, "method"|"remind", name) for the calls this path serves, else None."""

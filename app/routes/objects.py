@@ -27,7 +27,10 @@ from ..schemas import (
 
 router = APIRouter(prefix="/objects", tags=["objects"])
 
-ObjectId = Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9._:\-]+$")]
+# Letters, digits and `. _ : -`, starting and ending with a letter or digit: never `.`/`..`
+# (a path segment that would climb), always a valid Dapr actor id and scheduler job name.
+OBJECT_ID_PATTERN = r"^[A-Za-z0-9](?:[A-Za-z0-9._:\-]{0,198}[A-Za-z0-9])?$"
+ObjectId = Annotated[str, Path(min_length=1, max_length=200, pattern=OBJECT_ID_PATTERN)]
 CommandName = Annotated[str, Path(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_\-]+$")]
 
 
