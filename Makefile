@@ -6,6 +6,9 @@ STAMP  := $(VENV)/.installed-stamp
 PKGS   := policies actors app localdapr
 PORT           ?= 8000
 SIDECAR_PORT   ?= 3500
+PLACEMENT_PORT ?= 50005
+SCHEDULER_PORT ?= 50006
+REDIS_PORT     ?= 6379
 
 DAPR_BIN       := .dapr/bin
 DAPR_STAMP     := $(DAPR_BIN)/.built
@@ -54,6 +57,12 @@ bench: setup
 
 run: setup
 	$(VENV)/bin/resident dev --port $(PORT) --dapr-http-port $(SIDECAR_PORT)
+
+# The same, on the real runtime: Redis, placement (:50005) and scheduler (:50006) as `dapr init`
+# would start them, then daprd with components/ and both API tokens, then `resident dev`.
+run-dapr: setup dapr redis
+	$(PY) -m tests.realdapr --port $(PORT) --dapr-http-port $(SIDECAR_PORT) \
+	  --placement-port $(PLACEMENT_PORT) --scheduler-port $(SCHEDULER_PORT) --redis-port $(REDIS_PORT)
 
 clean:
 	rm -rf $(VENV) .resident .mypy_cache .pytest_cache .ruff_cache

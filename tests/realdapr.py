@@ -16,11 +16,14 @@ import argparse
 import contextlib
 import os
 import re
+import secrets
 import shutil
 import signal
 import socket
+import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -201,34 +204,68 @@ Sidecar = LocalDapr | Daprd
 LOCALDAPR = LocalDapr()
 
 
+def _reuse_or_start_redis(control: ControlPlane) -> None:
+    """`dapr init` leaves a Redis on :6379; use one that answers there, else start ours."""
+    try:
+        if redis_ping(control.redis_port):
+            return
+    except OSError:
+        pass
+    control.start_redis()
+
+
 def _serve(args: argparse.Namespace) -> int:
-    """Start a control plane, daprd and the Resident app; serve until interrupted."""
+    """Redis, placement and scheduler where `dapr init` puts them, daprd with components/ and
+    both API tokens, then `resident dev` (the same dev key, token and hints as `make run`)."""
     from tests.contract.pair import SidecarPair
 
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="resident-dapr-"))
-    control = ControlPlane(workdir / "control", redis_persistence=True).start()
-    env = {"RESIDENT_HOME": str(workdir / "home"), "RESIDENT_HOST_ID": args.host_id}
-    if args.trust:
-        env["RESIDENT_TRUST"] = str(Path(args.trust).resolve())
+    control = ControlPlane(
+        workdir / "control",
+        redis_persistence=True,
+        redis_port=args.redis_port,
+        placement_port=args.placement_port,
+        scheduler_port=args.scheduler_port,
+    )
+    tokens = {"DAPR_API_TOKEN": secrets.token_hex(16), "APP_API_TOKEN": secrets.token_hex(16)}
     pair = SidecarPair(
         "app.main:app",
-        workdir / "app",
+        workdir / "daprd",
         app_id="resident",
-        app_env=env,
         resources_path=ROOT / "components",
         sidecar=Daprd(control),
+        sidecar_env=tokens,
     )
     pair.app_port, pair.dapr_port = args.port, args.dapr_http_port
+    app: subprocess.Popen[bytes] | None = None
     try:
-        pair.start()
-        print(f"Resident on real daprd: app {pair.app_url}, sidecar {pair.dapr_url}")
+        control.workdir.mkdir(parents=True, exist_ok=True)
+        _reuse_or_start_redis(control)
+        control.start_placement()
+        control.start_scheduler()
+        pair.workdir.mkdir(parents=True, exist_ok=True)
+        pair.start_sidecar()
+        env = {**os.environ, **tokens, "DAPR_HTTP_PORT": str(pair.dapr_port)}
+        env["RESIDENT_HOST_ID"] = args.host_id
+        resident = str(Path(sys.executable).with_name("resident"))
+        argv = [resident, "dev", "--port", str(pair.app_port)]
+        app = subprocess.Popen(argv, env=env, cwd=ROOT, start_new_session=True)
+        pair.wait_ready(timeout=60)
         print(
-            f"Redis {control.redis_address}, placement :{control.placement_port}, "
-            f"scheduler :{control.scheduler_port}; logs in {workdir}"
+            f"\nOn real daprd {DAPR_BIN / 'daprd'} (:{pair.dapr_port}); Redis "
+            f"{control.redis_address}, placement :{control.placement_port}, scheduler "
+            f":{control.scheduler_port}; logs in {workdir}. Ctrl-C stops all.",
+            flush=True,
         )
         with contextlib.suppress(KeyboardInterrupt):
-            signal.sigwait({signal.SIGINT, signal.SIGTERM})
+            signal.signal(signal.SIGINT, _interrupt)
+            while True:
+                time.sleep(3600)
     finally:
+        if app is not None and app.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(app.pid, signal.SIGTERM)
+            app.wait(timeout=15)
         pair.stop()
         control.stop()
     return 0
@@ -238,12 +275,21 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.realdapr", description=_serve.__doc__)
     parser.add_argument("--port", type=int, default=8000, help="the app's port")
     parser.add_argument("--dapr-http-port", type=int, default=3500)
+    parser.add_argument("--redis-port", type=int, default=6379)
+    parser.add_argument("--placement-port", type=int, default=50005)
+    parser.add_argument("--scheduler-port", type=int, default=50006)
     parser.add_argument("--host-id", default="resident-local")
-    parser.add_argument("--trust", help="trust file (JWKS) of issuers")
     parser.add_argument("--workdir", help="where logs and data go (default: a temp folder)")
     args = parser.parse_args(argv)
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    signal.signal(signal.SIGTERM, _interrupt)
     return _serve(args)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    """Stop once: `make` passes a second SIGTERM on, which must not cut the clean-up short."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""The README's quick start works as written: `make run`, then the commands it prints."""
+"""The README's quick start works as written: `make run` (localdapr) or `make run-dapr` (real
+daprd, placement, scheduler and Redis), then the commands it prints."""
 
 from __future__ import annotations
 
@@ -35,8 +36,15 @@ def printed(proc: Proc, name: str) -> str:
     return match.group(1)
 
 
-@pytest.mark.timeout(180)
-def test_readme_quick_start_runs_as_written(tmp_path: Path) -> None:
+def test_readme_names_both_ways_to_run() -> None:
+    readme = (ROOT / "README.md").read_text()
+    assert "make run    #" in readme.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    assert "make run-dapr" in readme.split("## Running on real Dapr", 1)[1].split("\n## ", 1)[0]
+
+
+@pytest.mark.timeout(240)
+@pytest.mark.parametrize("target", ["run", pytest.param("run-dapr", marks=pytest.mark.daprd)])
+def test_readme_quick_start_runs_as_written(tmp_path: Path, target: str) -> None:
     commands = readme_commands()
     assert [c.split()[1] for c in commands] == ["put-policy", "command", "show"]
     port, sidecar_port = free_port(), free_port()
@@ -44,7 +52,10 @@ def test_readme_quick_start_runs_as_written(tmp_path: Path) -> None:
         k: v for k, v in os.environ.items() if not k.startswith(("DAPR_", "APP_API", "RESIDENT_"))
     }
     env["RESIDENT_HOME"] = str(tmp_path / "home")
-    argv = ["make", "--no-print-directory", "run", f"PORT={port}", f"SIDECAR_PORT={sidecar_port}"]
+    argv = ["make", "--no-print-directory", target, f"PORT={port}", f"SIDECAR_PORT={sidecar_port}"]
+    if target == "run-dapr":  # never the default ports of a developer's own `dapr init`
+        argv += [f"{name}={free_port()}" for name in ("PLACEMENT_PORT", "SCHEDULER_PORT")]
+        argv += [f"REDIS_PORT={free_port()}"]
     server = Proc(argv, log=tmp_path / "make-run.log", env=env, cwd=ROOT)
     server.env = env  # exactly this environment, nothing of the test runner's Dapr settings
     server.start()
