@@ -45,6 +45,8 @@ class Meta:
     workflow: dict[str, Any] | None = None
     # The timeout the `evaluate` reminder was last moved to fire at, if any.
     reminder_due_at: str | None = None
+    # Ids of the last pub/sub messages delivered to the workflow (redeliveries are not news).
+    delivered: list[str] = field(default_factory=list)
 
     @classmethod
     def from_json(cls, raw: dict[str, Any]) -> Meta:

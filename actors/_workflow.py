@@ -30,6 +30,10 @@ HISTORY = 20
 # How early daprd 1.18's scheduler may deliver a fire (it truncates "now" to the second).
 EARLY_FIRE = timedelta(seconds=1)
 REMINDER = "evaluate"
+# Bounded: meta is written by every turn (32 CloudEvent ids are about 2 KiB).
+REMEMBERED_DELIVERIES = 32
+# CloudEvent times have whole seconds (Dapr truncates) and publishers' clocks drift a little.
+CLOCK_ALLOWANCE = timedelta(seconds=5)
 
 
 def _iso(moment: datetime) -> str:
@@ -272,6 +276,33 @@ async def event_command(
     }
 
 
+def replayed(meta: Meta, message: Mapping[str, Any]) -> str | None:
+    """Why a message is not news for this object, if it is not.
+
+    Redis Streams starts a new consumer group (a new deployment) at the beginning of the
+    stream and redelivers unacknowledged messages without a cap: without this, old events
+    would run through the workflow again, as new transitions or new denials."""
+    message_id = message.get("id")
+    if isinstance(message_id, str) and message_id in meta.delivered:
+        return "already delivered"
+    sent, created = message.get("time"), meta.created_at
+    if isinstance(sent, str) and created is not None:
+        try:
+            sent_at = datetime.fromisoformat(sent.replace("Z", "+00:00"))
+            created_at = datetime.fromisoformat(created.replace("Z", "+00:00"))
+            if sent_at.tzinfo is not None and sent_at < created_at - CLOCK_ALLOWANCE:
+                return "published before the object existed"
+        except ValueError:
+            return None
+    return None
+
+
+def remember_delivery(meta: Meta, message: Mapping[str, Any]) -> None:
+    message_id = message.get("id")
+    if isinstance(message_id, str) and message_id:
+        meta.delivered = [*meta.delivered[-(REMEMBERED_DELIVERIES - 1) :], message_id]
+
+
 async def deliver_message(turn: Turn, request: Mapping[str, Any]) -> dict[str, Any]:
     """A pub/sub message routed to this object by the app (through the sidecar). It is
     trusted as much as a publish to the topic (both need the sidecar's API token); the
@@ -281,11 +312,15 @@ async def deliver_message(turn: Turn, request: Mapping[str, Any]) -> dict[str, A
         raise BadRequestError("`pubsub` and `topic` must be strings and `event` an object")
     stored = await turn.load_required()
     turn.ensure_active(stored)
+    stale = replayed(stored.meta, message)
+    if stale is not None:  # acknowledged, nothing recorded: old news is not a new event
+        return {"accepted": False, "ignored": stale, "seq": stored.meta.seq}
     policy = turn.policy_of(stored)
     name = policy.subscribed_event(
         pubsub=pubsub, topic=topic, message=message, object_id=turn.object_id,
         data=stored.data, now=turn.host.clock.now(),
     )  # fmt: skip
+    remember_delivery(stored.meta, message)
     params = message.get("data")
     key = f"{pubsub}/{topic}"
     caller = {"iss": "dapr", "sub": key, "roles": []}

@@ -2,6 +2,14 @@
 
 Thin handlers: parse the request, call the ActorSubsystem, shape daprd's answer. Errors are
 raised as DaprError and turned into JSON by the server's one exception handler.
+
+Refusals follow daprd 1.18: a call to an actor type nobody hosts is 500
+`ERR_ACTOR_INVOKE_METHOD` ("did not find address for actor"), state is written only for an
+actor active on this sidecar (else 400 `ERR_ACTOR_INSTANCE_MISSING`) but read for any actor,
+and a timer on a type the app does not host is 500 `ERR_ACTOR_TIMER_CREATE`.
+
+Deliberate difference: daprd retries the placement lookup of an unhosted actor type for a few
+seconds before answering; localdapr hosts every actor itself and answers at once.
 """
 
 from __future__ import annotations
@@ -15,7 +23,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Match, Route
 from starlette.types import Receive, Scope, Send
 
-from ._actorstate import parse_ops
+from ._actorstate import decode_ops, parse_ops
 from ._appchannel import AppUnreachableError
 from ._errors import JSON, DaprError, read_json
 
@@ -27,14 +35,26 @@ _ALL = ["GET", "POST", "PUT", "DELETE"]
 _TRACE_HEADERS = frozenset({b"traceparent", b"tracestate"})
 
 
-def _no_address(actor_type: str) -> DaprError:
+def _no_address(actor_type: str, actor_id: str) -> DaprError:
     return DaprError(
-        404, "ERR_ACTOR_NO_ADDRESS", f"did not find address for actor type {actor_type!r}"
+        500,
+        "ERR_ACTOR_INVOKE_METHOD",
+        "error invoke actor method: failed to lookup actor: "
+        f"did not find address for actor '{actor_type}/{actor_id}'",
     )
 
 
 def _missing() -> DaprError:
     return DaprError(400, "ERR_ACTOR_INSTANCE_MISSING", "actor instance is missing")
+
+
+def _timer_not_hosted(actor_type: str, actor_id: str) -> DaprError:
+    return DaprError(
+        500,
+        "ERR_ACTOR_TIMER_CREATE",
+        f"error creating actor timer: can't create timer for actor {actor_type}||{actor_id}: "
+        "actor type not registered",
+    )
 
 
 def _not_hosted() -> DaprError:
@@ -52,8 +72,7 @@ class _Handlers:
         self.actors = actors
 
     async def get_state(self, request: Request) -> Response:
-        p = request.path_params
-        await self.actors.hosted(p["actor_type"], missing=_missing())
+        p = request.path_params  # daprd reads any actor's state, active or not
         if self.actors.state is None:
             raise DaprError(500, "ERR_ACTOR_RUNTIME_NOT_FOUND", "actor state store not open")
         value = self.actors.state.get(p["actor_type"], p["actor_id"], p["key"])
@@ -63,8 +82,11 @@ class _Handlers:
 
     async def save_state(self, request: Request) -> Response:
         p = request.path_params
+        items = decode_ops(await request.body())
         await self.actors.hosted(p["actor_type"], missing=_missing())
-        ops = parse_ops(await read_json(request))
+        if not self.actors.is_active(p["actor_type"], p["actor_id"]):
+            raise _missing()
+        ops = parse_ops(items)
         if self.actors.state is None:
             raise DaprError(500, "ERR_ACTOR_RUNTIME_NOT_FOUND", "actor state store not open")
         self.actors.state.apply(p["actor_type"], p["actor_id"], ops)
@@ -73,6 +95,7 @@ class _Handlers:
     async def reminder(self, request: Request) -> Response:
         p = request.path_params
         key = (p["actor_type"], p["actor_id"], p["name"])
+        body = await read_json(request) if request.method in ("PUT", "POST") else None
         await self.actors.hosted(key[0], missing=_not_hosted())
         if self.actors.reminders is None:
             raise DaprError(500, "ERR_ACTOR_RUNTIME_NOT_FOUND", "reminder store not open")
@@ -86,17 +109,19 @@ class _Handlers:
                     404, "ERR_ACTOR_REMINDER_NOT_FOUND", f"actor reminder not found: {key[2]}"
                 )
             return Response(json.dumps(found).encode(), 200, media_type=JSON)
-        self.actors.reminders.register(key, await read_json(request))
+        self.actors.reminders.register(key, body)
         return Response(status_code=204)
 
     async def timer(self, request: Request) -> Response:
         p = request.path_params
         key = (p["actor_type"], p["actor_id"], p["name"])
-        await self.actors.hosted(key[0], missing=_missing())
         if request.method == "DELETE":
+            await self.actors.hosted(key[0], missing=_missing())
             self.actors.timers.delete(key)
         else:
-            self.actors.timers.register(key, await read_json(request))
+            body = await read_json(request)
+            await self.actors.hosted(key[0], missing=_timer_not_hosted(key[0], key[1]))
+            self.actors.timers.register(key, body)
         return Response(status_code=204)
 
 
@@ -136,10 +161,15 @@ class InvokeRoute(BaseRoute):
 
     async def _invoke(self, scope: Scope, receive: Receive) -> tuple[int, str, bytes]:
         if scope["method"] not in _ALL:
-            raise DaprError(405, "ERR_METHOD_NOT_ALLOWED", "method not allowed on this route")
+            # daprd hands other methods to its service-invocation fallback, which finds no app.
+            raise DaprError(
+                404,
+                "ERR_DIRECT_INVOKE",
+                "failed getting app id either from the URL path or the header dapr-app-id",
+            )
         p = scope["path_params"]
         actor_type, method = p["actor_type"], p["method"]
-        await self.actors.hosted(actor_type, missing=_no_address(actor_type))
+        await self.actors.hosted(actor_type, missing=_no_address(actor_type, p["actor_id"]))
         body = await _read_body(receive)
         reentrancy_id, content_type, trace = _call_headers(scope)
         try:

@@ -99,7 +99,9 @@ class ActorSubsystem:
         counts = dict.fromkeys(self._actors.types, 0)
         for actor_type, _ in self._active:
             counts[actor_type] = counts.get(actor_type, 0) + 1
-        return {"actors": [{"type": t, "count": n} for t, n in sorted(counts.items())]}
+        # As daprd's JSON: a type with no active actor has no "count" (protojson omits zeros).
+        actors = [{"type": t, "count": n} if n else {"type": t} for t, n in sorted(counts.items())]
+        return {"actors": actors}
 
     # -- hosting ----------------------------------------------------------------------------
 
@@ -112,6 +114,10 @@ class ActorSubsystem:
         if cfg is None:
             raise missing
         return cfg
+
+    def is_active(self, actor_type: str, actor_id: str) -> bool:
+        """Whether the actor is active here: called and not deactivated since (daprd's table)."""
+        return (actor_type, actor_id) in self._active
 
     async def call(
         self,

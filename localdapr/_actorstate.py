@@ -1,10 +1,20 @@
 """Actor state in SQLite: per-key reads and all-or-nothing transactions, with TTLs.
 
 daprd keeps actor state in the component marked `actorStateStore: "true"`; locally it is one
-table in the sidecar database. A transaction request is validated completely before anything
-is written, then applied in one SQLite transaction, so a malformed operation writes nothing.
-Values are stored as the JSON text of the request's `value`, which is what daprd saves and
-returns.
+table in the sidecar database. A transaction is refused as daprd 1.18 refuses it, in its order:
+
+1. a body that is not a JSON list of operation objects: 400 `ERR_MALFORMED_REQUEST`
+   (`decode_ops`, daprd's JSON decoding);
+2. an actor not active on this sidecar: 400 `ERR_ACTOR_INSTANCE_MISSING` (the route);
+3. an operation daprd cannot turn into a store operation (no request, unknown operation, no
+   key, a bad `ttlInSeconds`): 500 `ERR_ACTOR_STATE_TRANSACTION_SAVE` (`parse_ops`).
+
+Every operation is validated before anything is written, then all are applied in one SQLite
+transaction, so a malformed operation writes nothing. Values are stored as the JSON text of
+the request's `value`, which is what daprd saves and returns.
+
+Deliberate difference: localdapr always honours `ttlInSeconds`; daprd 1.18 refuses it (500)
+unless its Configuration enables the `ActorStateTTL` preview feature.
 """
 
 from __future__ import annotations
@@ -36,44 +46,76 @@ class StateOp:
     ttl: float | None = None
 
 
-def _malformed(message: str) -> DaprError:
-    return DaprError(400, "ERR_MALFORMED_REQUEST", f"actor state transaction: {message}")
+def _undecodable(detail: str) -> DaprError:
+    return DaprError(400, "ERR_MALFORMED_REQUEST", f"failed deserializing HTTP body: {detail}")
 
 
-def _ttl_of(request: dict[str, Any], index: int) -> float | None:
+def _unsaveable(detail: str) -> DaprError:
+    return DaprError(
+        500, "ERR_ACTOR_STATE_TRANSACTION_SAVE", f"error saving actor transaction state: {detail}"
+    )
+
+
+def decode_ops(body: bytes) -> list[dict[str, Any]]:
+    """The body as a list of `{"operation", "request"}` objects, or 400 as daprd's decoder."""
+    try:
+        payload = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise _undecodable(f"request body is not valid JSON: {exc}") from None
+    if payload is None:
+        return []
+    if not isinstance(payload, list):
+        raise _undecodable("body must be a JSON list of operations")
+    ops: list[dict[str, Any]] = []
+    for index, item in enumerate(payload):
+        if item is None:
+            item = {}
+        if not isinstance(item, dict):
+            raise _undecodable(f"operation {index} must be a JSON object")
+        if not isinstance(item.get("operation"), str | None):
+            raise _undecodable(f"operation {index}: 'operation' must be a string")
+        ops.append(item)
+    return ops
+
+
+def _ttl_of(request: dict[str, Any]) -> float | None:
     metadata = request.get("metadata") or {}
     if not isinstance(metadata, dict):
-        raise _malformed(f"operation {index}: metadata must be an object")
+        raise _unsaveable("'metadata' must be an object")
     raw = metadata.get("ttlInSeconds")
     if raw is None:
         return None
     try:
         ttl = int(str(raw))
     except ValueError:
-        raise _malformed(f"operation {index}: ttlInSeconds {raw!r} is not an integer") from None
+        raise _unsaveable(f"ttlInSeconds {raw!r} is not an integer") from None
     return None if ttl < 0 else float(ttl)
 
 
-def parse_ops(payload: object) -> list[StateOp]:
-    """Validate the SDK's `[{"operation", "request": {"key", "value", "metadata"}}]` list."""
-    if not isinstance(payload, list):
-        raise _malformed("body must be a JSON list of operations")
+def parse_ops(items: list[dict[str, Any]]) -> list[StateOp]:
+    """Validate decoded operations as daprd does; 500 naming the first bad one."""
     ops: list[StateOp] = []
-    for index, item in enumerate(payload):
-        if not isinstance(item, dict) or not isinstance(item.get("request"), dict):
-            raise _malformed(f"operation {index} must be an object with a 'request' object")
-        request: dict[str, Any] = item["request"]
+    for item in items:
+        request = item.get("request")
+        kind = item.get("operation") or ""
+        if request is None:
+            raise _unsaveable("request data is empty")
+        if not kind:
+            raise _unsaveable("operation is empty")
+        if kind not in ("upsert", "delete"):
+            raise _unsaveable(f"operation type {kind} not supported")
+        if not isinstance(request, dict):
+            raise _unsaveable(f"'' expected a map, got '{type(request).__name__}'")
         key = request.get("key")
-        if not isinstance(key, str) or not key:
-            raise _malformed(f"operation {index}: 'key' must be a non-empty string")
-        kind = item.get("operation")
+        if key is None or key == "":
+            raise _unsaveable("missing key")
+        if not isinstance(key, str):
+            raise _unsaveable(f"'key' must be a string, got {key!r}")
         if kind == "delete":
             ops.append(StateOp(key, None))
-        elif kind == "upsert":
-            value = json.dumps(request.get("value"), separators=(",", ":"), ensure_ascii=False)
-            ops.append(StateOp(key, value.encode(), _ttl_of(request, index)))
         else:
-            raise _malformed(f"operation {index}: unknown operation {kind!r} (upsert|delete)")
+            value = json.dumps(request.get("value"), separators=(",", ":"), ensure_ascii=False)
+            ops.append(StateOp(key, value.encode(), _ttl_of(request)))
     return ops
 
 

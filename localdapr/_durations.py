@@ -1,7 +1,8 @@
 """Parsing the time formats daprd accepts for reminders and timers (dapr/kit `time` package).
 
 - Go durations: `1h2m3s`, `500ms`, `1.5h`, and the Python SDK's `0h0m1s0ms0μs` (both micro signs).
-- ISO 8601 durations: `PT10S`, `P1DT2H`, `P1W`; with repetitions `R5/PT10S` (periods only).
+- ISO 8601 durations with whole numbers only, as dapr/kit parses them: `PT10S`, `P1DT2H`,
+  `P1W`; with repetitions `R5/PT10S` (periods only). `PT0.5S` is refused, as daprd refuses it.
 - RFC 3339 times for due times and TTLs: `2030-01-01T00:00:00Z`.
 
 All results are in seconds as floats: the scheduler works on epoch seconds. Years and months
@@ -27,10 +28,10 @@ _GO_UNITS = {
 }
 _GO_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
 _ISO = re.compile(
-    r"P(?:(?P<y>\d+(?:\.\d+)?)Y)?(?:(?P<mo>\d+(?:\.\d+)?)M)?(?:(?P<w>\d+(?:\.\d+)?)W)?"
-    r"(?:(?P<d>\d+(?:\.\d+)?)D)?"
-    r"(?:T(?:(?P<h>\d+(?:\.\d+)?)H)?(?:(?P<mi>\d+(?:\.\d+)?)M)?(?:(?P<s>\d+(?:\.\d+)?)S)?)?"
+    r"P(?:(?P<y>\d+)Y)?(?:(?P<mo>\d+)M)?(?:(?P<w>\d+)W)?(?:(?P<d>\d+)D)?"
+    r"(?:T(?:(?P<h>\d+)H)?(?:(?P<mi>\d+)M)?(?:(?P<s>\d+)S)?)?"
 )
+_CALENDAR = ("y", "mo", "w", "d")
 _ISO_SECONDS = {"y": 365 * 86400, "mo": 30 * 86400, "w": 7 * 86400, "d": 86400, "h": 3600}
 _ISO_SECONDS |= {"mi": 60, "s": 1}
 
@@ -82,22 +83,32 @@ def parse_duration(text: str) -> float:
     return parse_go_duration(text)
 
 
-def parse_period(text: str | None) -> Period:
-    """A reminder/timer period: empty or null is one-shot; `R<n>/<ISO>` caps repetitions."""
+def parse_period(text: str | None, *, scheduler: bool = False) -> Period:
+    """A reminder/timer period: empty or null is one-shot; `R<n>/<ISO>` caps repetitions.
+
+    `scheduler`: parse as daprd hands a reminder period to its Scheduler: `R0` means no limit
+    and calendar units (years, months, weeks, days) are refused. Timers take both as dapr/kit.
+    """
     if text is None or text.strip() == "":
         return Period(None)
     text = text.strip()
+    repeats: int | None = None
+    rest = text
     if text.startswith("R"):
         head, sep, rest = text.partition("/")
-        if not sep or not head[1:].isdigit():
+        if not sep or not head[1:].isdigit() or not rest.startswith("P"):
             raise DurationError(f"{text!r} is not an ISO 8601 repetition (like R5/PT10S)")
         repeats = int(head[1:])
         if repeats == 0:
-            raise DurationError(f"period {text!r} has zero repetitions")
-        seconds = parse_duration(rest)
-        return Period(seconds if seconds > 0 else None, repeats)
-    seconds = parse_duration(text)
-    return Period(seconds if seconds > 0 else None)
+            if not scheduler:
+                raise DurationError(f"period {text!r} has zero repetitions")
+            repeats = None
+    if scheduler and rest.startswith("P"):
+        m = _ISO.fullmatch(rest)
+        if m is not None and any(m.group(k) for k in _CALENDAR):
+            raise DurationError(f"{text!r}: reminder periods take no years, months or days")
+    seconds = parse_duration(rest)
+    return Period(seconds if seconds > 0 else None, repeats)
 
 
 def parse_time(text: str | None, *, base: float) -> float:

@@ -206,12 +206,17 @@ def _merge(into: dict[str, Any], part: dict[str, Any]) -> None:
             into[key] = value
 
 
-async def _not_found(_request: Request, _exc: Exception) -> Response:
-    return error_response(404, "ERR_NOT_FOUND", "no such route in localdapr")
+async def _no_route(_request: Request, _exc: Exception) -> Response:
+    """daprd hands an unknown route (or method) to service invocation, which finds no app id.
 
-
-async def _not_allowed(_request: Request, _exc: Exception) -> Response:
-    return error_response(405, "ERR_METHOD_NOT_ALLOWED", "method not allowed on this route")
+    Deliberate difference: daprd would invoke the app named in a `dapr-app-id` header with
+    the path as the method; localdapr serves invocation only under /v1.0/invoke/.
+    """
+    return error_response(
+        404,
+        "ERR_DIRECT_INVOKE",
+        "failed getting app id either from the URL path or the header dapr-app-id",
+    )
 
 
 def build_app(config: SidecarConfig, subsystems: Sequence[Subsystem] | None = None) -> Starlette:
@@ -235,7 +240,7 @@ def build_app(config: SidecarConfig, subsystems: Sequence[Subsystem] | None = No
     app = Starlette(
         routes=sidecar.routes(),
         lifespan=lifespan,
-        exception_handlers={DaprError: handle_dapr_error, 404: _not_found, 405: _not_allowed},
+        exception_handlers={DaprError: handle_dapr_error, 404: _no_route, 405: _no_route},
     )
     app.state.sidecar = sidecar
     if config.api_token:

@@ -1,8 +1,10 @@
 """The schedule part of reminder and timer requests (`dueTime`, `period`, `ttl`, failure policy).
 
-Shared by reminders and timers so both accept exactly the same formats. Malformed values are
-a 400 `ERR_MALFORMED_REQUEST` naming the field (daprd answers 500 for these; a caller's typo is
-not a server failure, and a 4xx tells an SDK not to retry).
+Shared by reminders and timers, answered as daprd 1.18 answers them: a field of the wrong JSON
+type is 400 `ERR_MALFORMED_REQUEST` (daprd's JSON decoding); a value that does not parse is 500
+`ERR_ACTOR_REMINDER_CREATE` / `ERR_ACTOR_TIMER_CREATE`, worded like daprd's message plus what
+was wrong. Reminder periods are what daprd's Scheduler takes: no years, months, weeks or days,
+and `R0/...` repeats without limit; timer periods may use them and refuse `R0`.
 """
 
 from __future__ import annotations
@@ -68,7 +70,28 @@ class FailurePolicy:
 
 
 def _malformed(what: str, field: str, detail: str) -> DaprError:
-    return DaprError(400, "ERR_MALFORMED_REQUEST", f"{what} {field}: {detail}")
+    """A field of the wrong JSON type: daprd fails decoding the body."""
+    return DaprError(
+        400, "ERR_MALFORMED_REQUEST", f"failed deserializing HTTP body: {what} {field}: {detail}"
+    )
+
+
+# daprd's wording of an unparsable value, per (what, field).
+_UNPARSABLE = {
+    ("reminder", "dueTime"): "due time format not recognized",
+    ("reminder", "period"): "unsupported period format",
+    ("reminder", "ttl"): "ttl format not recognized",
+    ("timer", "dueTime"): "error parsing timer due time",
+    ("timer", "period"): "invalid timer period",
+    ("timer", "ttl"): "error parsing timer TTL",
+}
+
+
+def _unparsable(what: str, field: str, detail: str) -> DaprError:
+    """A value daprd cannot use: 500, as its reminder/timer creation fails."""
+    code = "ERR_ACTOR_REMINDER_CREATE" if what == "reminder" else "ERR_ACTOR_TIMER_CREATE"
+    phrase = _UNPARSABLE.get((what, field), f"invalid {what} {field}")
+    return DaprError(500, code, f"error creating actor {what}: {phrase}: {detail}")
 
 
 def _text(body: dict[str, Any], field: str, what: str) -> str:
@@ -86,19 +109,19 @@ def parse_trigger(body: dict[str, Any], *, now: float, what: str) -> Trigger:
     try:
         first_due = parse_time(due_time, base=now)
     except DurationError as exc:
-        raise _malformed(what, "dueTime", str(exc)) from None
+        raise _unparsable(what, "dueTime", str(exc)) from None
     try:
-        period = parse_period(period_text)
+        period = parse_period(period_text, scheduler=what == "reminder")
     except DurationError as exc:
-        raise _malformed(what, "period", str(exc)) from None
+        raise _unparsable(what, "period", str(exc)) from None
     expires = None
     if ttl:
         try:
             expires = parse_time(ttl, base=first_due)
         except DurationError as exc:
-            raise _malformed(what, "ttl", str(exc)) from None
+            raise _unparsable(what, "ttl", str(exc)) from None
         if expires < now or expires < first_due:
-            raise _malformed(what, "ttl", f"{ttl!r} has already expired")
+            raise _unparsable(what, "ttl", f"{ttl!r} has already expired")
     policy = body.get("failurePolicy")
     return Trigger(
         first_due,

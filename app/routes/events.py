@@ -82,4 +82,6 @@ async def deliver(
     except ResidentError as exc:
         log.info("message for %s not delivered: %s", object_id, exc)
         return {"status": "RETRY" if exc.code in RETRYABLE else "DROP"}
+    if result.get("ignored"):  # a redelivery or a replay of old news: acknowledge it
+        return {"status": "SUCCESS"}
     return {"status": "SUCCESS" if result.get("accepted") else "DROP"}

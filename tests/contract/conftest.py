@@ -23,21 +23,22 @@ PairFactory = Callable[..., SidecarPair]
 
 
 @pytest.fixture(scope="session")
-def actor_pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SidecarPair]:
-    """The shared actor app + localdapr pair."""
+def actor_pair(tmp_path_factory: pytest.TempPathFactory, sidecar: str) -> Iterator[SidecarPair]:
+    """The shared actor app + sidecar pair (one per sidecar kind)."""
     with SidecarPair(
-        ACTOR_APP, tmp_path_factory.mktemp("actor-pair"), app_env=ACTOR_APP_ENV
+        ACTOR_APP, tmp_path_factory.mktemp("actor-pair"), app_env=ACTOR_APP_ENV, sidecar=sidecar
     ) as pair:
         yield pair
 
 
 @pytest.fixture
-def make_pair(tmp_path: Path) -> Iterator[PairFactory]:
-    """Build extra pairs for one test; all are stopped afterwards."""
+def make_pair(tmp_path: Path, sidecar: str) -> Iterator[PairFactory]:
+    """Build extra pairs for one test, on the test's sidecar; all are stopped afterwards."""
     made: list[SidecarPair] = []
 
     def make(**kwargs: Any) -> SidecarPair:
         kwargs.setdefault("app_env", ACTOR_APP_ENV)
+        kwargs.setdefault("sidecar", sidecar)
         pair = SidecarPair(ACTOR_APP, tmp_path / f"pair{len(made)}", **kwargs)
         made.append(pair)
         return pair.start()

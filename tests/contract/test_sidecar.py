@@ -22,15 +22,16 @@ def test_metadata_lists_app_and_actor_types(actor_pair: SidecarPair) -> None:
     assert meta["id"] == actor_pair.app_id
     types = {a["type"] for a in meta["actors"]}
     assert {"Counter", "Ping"} <= types
-    assert all(isinstance(a["count"], int) for a in meta["actors"])
-    for key in ("components", "subscriptions", "extended"):
+    # daprd leaves out zero values: "count" of a type with no active actor, empty lists.
+    assert all(isinstance(a.get("count", 0), int) for a in meta["actors"])
+    for key in ("components", "extended"):
         assert key in meta
 
 
 def test_unknown_route_is_a_dapr_404(actor_pair: SidecarPair) -> None:
     resp = httpx.get(f"{actor_pair.dapr_url}/v1.0/nothing/here")
-    assert resp.status_code == 404
-    assert resp.json()["errorCode"] == "ERR_NOT_FOUND"
+    assert resp.status_code == 404  # daprd tries it as service invocation, naming no app
+    assert resp.json()["errorCode"] == "ERR_DIRECT_INVOKE"
 
 
 def test_sidecar_serves_outbound_health_before_the_app(tmp_path: Path) -> None:
@@ -58,7 +59,7 @@ async def test_api_token_is_enforced(make_pair: PairFactory, http: httpx.AsyncCl
     ]:
         refused = await http.request(method, url + path)
         assert refused.status_code == 401, path
-        assert refused.json()["errorCode"] == "ERR_UNAUTHORIZED"
+        assert "invalid api token" in refused.text  # daprd: plain text; localdapr: Dapr JSON
         wrong = await http.request(method, url + path, headers={"dapr-api-token": "nope"})
         assert wrong.status_code == 401, path
     ok = await http.get(f"{url}/v1.0/metadata", headers={"dapr-api-token": "s3cret"})

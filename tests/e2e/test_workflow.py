@@ -6,6 +6,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +29,9 @@ PAY = {"payment_id": "pay-5521", "amount": 89.9}
 
 
 @pytest.fixture(scope="module")
-def peer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Shipping and payments: one real non-Dapr service on loopback."""
+def peer(tmp_path_factory: pytest.TempPathFactory, sidecar: str) -> Iterator[str]:
+    """Shipping and payments: one real non-Dapr service on loopback (one per sidecar, so the
+    calls each run's objects make are told apart)."""
     port = free_port()
     argv = python_argv("-m", "uvicorn", "tests.e2e.peer:app", "--port", str(port))
     proc = Proc(argv, log=tmp_path_factory.mktemp("peer") / "peer.log").start()
@@ -190,6 +192,39 @@ def test_events_for_a_terminal_object_are_refused_and_recorded(
     assert last["who"]["sub"] == "psp"
     stranger = shop.command(order, "payment_received", issuer.token("eve", "viewer"), **PAY)
     assert stranger.status_code == 403
+
+
+def test_replayed_and_redelivered_messages_are_not_news(shop: ResidentHost, issuer: Issuer) -> None:
+    """Redis Streams replays a stream to a new consumer group and redelivers without a cap:
+    an old message, or one delivered before, changes nothing and records nothing."""
+    order = "order-replay"
+    ops = create(shop, issuer, order, saga())
+    route = f"{shop.app_url}/dapr/events/pubsub/payments"
+    headers = {"dapr-api-token": shop.app_token}
+    now = datetime.now(UTC)
+
+    def deliver(message_id: str, sent: datetime, **data: Any) -> str:
+        event = {
+            "specversion": "1.0", "id": message_id, "source": "psp", "type": "payment",
+            "time": sent.isoformat().replace("+00:00", "Z"), "datacontenttype": "application/json",
+            "data": {"object_id": order, "currency": "EUR", **data},
+        }  # fmt: skip
+        response = httpx.post(route, json=event, headers=headers, timeout=10)
+        assert response.status_code == 200, response.text
+        return str(response.json()["status"])
+
+    length = shop.show(order, ops)["lineage"]["length"]
+    stale = deliver("old-1", now - timedelta(hours=1), amount=89.9, payment_id="pay-old")
+    assert stale == "SUCCESS"  # acknowledged, so never redelivered
+    unchanged = shop.show(order, ops)
+    assert unchanged["lineage"]["length"] == length  # neither a transition nor a denial
+    assert unchanged["workflow"]["state"] == "awaiting_payment"
+
+    assert deliver("pay-1", now, amount=89.9, payment_id="pay-7001") == "SUCCESS"
+    paid = shop.show(order, ops)
+    assert paid["workflow"]["state"] == "paid"
+    assert deliver("pay-1", now, amount=89.9, payment_id="pay-7001") == "SUCCESS"
+    assert shop.show(order, ops)["lineage"]["length"] == paid["lineage"]["length"]
 
 
 def test_pending_timeout_fires_after_app_and_sidecar_are_killed(
