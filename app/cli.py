@@ -21,7 +21,7 @@ from policies import PolicyError, parse_duration, sign_policy, sign_token
 from .cli_transfer import add_transfer_commands
 from .httpclient import CliError, HostClient
 from .keystore import KeyStore, KeyStoreError
-from .serve import ServeOptions, serve
+from .serve import ServeOptions, default_resources, serve
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 
@@ -113,7 +113,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         port=args.port,
         dapr_http_port=args.dapr_http_port,
         home=_home(),
-        resources_path=Path(args.resources_path),
+        resources_path=Path(args.resources_path) if args.resources_path else default_resources(),
     )
     return serve(options)
 
@@ -181,7 +181,9 @@ def _add_serve_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--dapr-http-port", type=int, default=3500)
-    parser.add_argument("--resources-path", default="components")
+    parser.add_argument(
+        "--resources-path", help="Dapr resources (default: ./components, else the packaged ones)"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:

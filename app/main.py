@@ -28,7 +28,7 @@ from .guard import SidecarTokenGuard
 from .hostkey import ensure_host_key, host_jwks
 from .observability import TraceContextCapture, configure_logging
 from .ratelimit import RateLimiter
-from .routes import events, metrics, objects, transfer
+from .routes import events, health, metrics, objects, transfer
 from .settings import Settings
 
 log = logging.getLogger("resident.app")
@@ -60,6 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         host = host_config(settings)
         await register_resident_object(host, sidecar)
         app.state.settings = settings
+        app.state.sidecar = sidecar
         app.state.inputs = host.inputs
         app.state.objects = ResidentObjectClient(sidecar)
         app.state.index = ObjectIndex(sidecar, store=settings.statestore)
@@ -82,6 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     DaprActor(app)
     app.include_router(objects.router)
     app.include_router(metrics.router)
+    app.include_router(health.router)
     app.include_router(transfer.router)
     app.include_router(events.router)
     install_error_handlers(app)

@@ -31,6 +31,17 @@ class ServeOptions:
     log_level: str = "info"
 
 
+# The components Resident ships with the package (the repository's components/ links here),
+# so `resident serve` works from any folder, not only from a checkout.
+PACKAGED_COMPONENTS = Path(__file__).resolve().parent / "components"
+
+
+def default_resources() -> Path:
+    """./components when there is one (a checkout, or the user's own), else the packaged."""
+    here = Path("components")
+    return here if here.is_dir() else PACKAGED_COMPONENTS
+
+
 PR_SET_PDEATHSIG = 1
 
 

@@ -20,20 +20,32 @@ def sidecar(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Record which sidecar each contract/e2e test runs on, for the summary."""
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if params.get("sidecar") in {"localdapr", "daprd"}:
+            kind = str(params["sidecar"])
+        elif item.get_closest_marker("daprd") is not None:
+            kind = "daprd"
+        elif "/tests/contract/" in str(item.path) or "/tests/e2e/" in str(item.path):
+            kind = "localdapr"
+        else:
+            continue
+        item.user_properties.append(("sidecar", kind))
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     counts: Counter[tuple[str, str]] = Counter()
     for outcome in ("passed", "failed", "error"):
         for report in terminalreporter.stats.get(outcome, []):
-            if getattr(report, "when", "call") != "call" and outcome == "passed":
+            if outcome == "passed" and getattr(report, "when", "call") != "call":
                 continue
-            keywords = getattr(report, "keywords", {})
-            kind = (
-                "daprd" if "daprd" in keywords else "localdapr" if "localdapr" in keywords else ""
-            )
+            kind = dict(getattr(report, "user_properties", ())).get("sidecar")
             if kind:
                 counts[(kind, outcome)] += 1
     if counts:
-        terminalreporter.section("tests by sidecar")
+        terminalreporter.section("contract and e2e tests by sidecar")
         for kind in ("daprd", "localdapr"):
             line = ", ".join(f"{counts[(kind, o)]} {o}" for o in ("passed", "failed", "error"))
             terminalreporter.write_line(f"{kind:>9}: {line}")

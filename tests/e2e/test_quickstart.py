@@ -8,8 +8,10 @@ import os
 import re
 import socket
 import subprocess
+import sys
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.support import ROOT, Proc, eventually, free_port, wait_http
@@ -88,3 +90,54 @@ def test_readme_quick_start_runs_as_written(tmp_path: Path, target: str) -> None
     shown = json.loads(outputs[-1].stdout)
     assert shown["id"] == "thermostat-1"
     assert shown["data"]["temperature"] == 35
+
+
+@pytest.mark.timeout(120)
+def test_resident_serve_outside_the_repository_is_ready_and_serves(tmp_path: Path) -> None:
+    """No components/ where it starts: the packaged ones are used; readiness follows the
+    embedded sidecar (killed: 503), where /healthz alone would still say ok."""
+    port, sidecar_port = free_port(), free_port()
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("DAPR_", "APP_API", "RESIDENT_"))
+    }
+    env["RESIDENT_HOME"] = str(tmp_path / "home")
+    resident = str(Path(sys.executable).with_name("resident"))
+    argv = [resident, "dev", "--port", str(port), "--dapr-http-port", str(sidecar_port)]
+    server = Proc(argv, log=tmp_path / "serve.log", env=env, cwd=tmp_path)
+    server.env = env
+    server.start()
+    try:
+        wait_http(f"http://127.0.0.1:{port}/healthz", timeout=60, proc=server)
+        ready = eventually(lambda: httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=5))
+        assert ready.status_code == 200, ready.text
+        token = printed(server, "RESIDENT_TOKEN")
+        policy = ROOT / "policies" / "examples" / "thermostat.yaml"
+        put = subprocess.run(
+            [resident, "put-policy", "thermostat-out", str(policy), "--key", "dev"],
+            cwd=tmp_path,
+            env={**env, "RESIDENT_URL": f"http://127.0.0.1:{port}", "RESIDENT_TOKEN": token},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert put.returncode == 0, f"{put.stdout}\n{put.stderr}\n{server.output()}"
+        sidecar = [
+            p
+            for p in Path("/proc").glob("[0-9]*")
+            if "localdapr" in _cmdline(p) and f" {sidecar_port} " in _cmdline(p)
+        ]
+        assert sidecar, "the embedded localdapr is running"
+        for proc in sidecar:
+            os.kill(int(proc.name), 9)
+        gone = eventually(lambda: httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=5))
+        assert gone.status_code == 503, gone.text
+        assert gone.headers["content-type"].startswith("application/problem+json")
+    finally:
+        server.stop()
+
+
+def _cmdline(proc: Path) -> str:
+    try:
+        return (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
