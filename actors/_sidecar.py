@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 from dapr.clients.base import DAPR_REENTRANCY_ID_HEADER, DaprActorClientBase
@@ -18,10 +19,26 @@ from dapr.clients.exceptions import DaprInternalError
 from dapr.clients.http.helpers import get_api_url
 from dapr.common.reentrancy_context import reentrancy_ctx
 from dapr.conf import settings
+from yarl import URL
 
 from ._trace import outgoing
 
 API_TOKEN_HEADER = "dapr-api-token"
+
+
+def segment(name: str) -> str:
+    """One URL path segment: every reserved character escaped, so a name can neither add
+    segments (`/`), climb (`..` is escaped to `%2E%2E`), nor start a query (`?`, `#`)."""
+    return quote(name, safe="").replace(".", "%2E") if set(name) <= {"."} else quote(name, safe="")
+
+
+def method_path(method: str) -> str:
+    """A service method or topic: its `/`-separated segments, each escaped (see `segment`)."""
+    return "/".join(segment(part) for part in method.split("/"))
+
+
+def _actor(actor_type: str, actor_id: str) -> str:
+    return f"/actors/{segment(actor_type)}/{segment(actor_id)}"
 
 
 class SidecarError(DaprInternalError):
@@ -70,8 +87,11 @@ class SidecarClient(DaprActorClientBase):
         if settings.DAPR_API_TOKEN:
             sent[API_TOKEN_HEADER] = settings.DAPR_API_TOKEN
         try:
+            # encoded=True: the path is already escaped; aiohttp must not re-encode or
+            # normalise it (it would collapse `..` segments).
+            url = URL(self._base + path, encoded=True)
             async with self._client().request(
-                method, self._base + path, data=body, headers=sent, params=params
+                method, url, data=body, headers=sent, params=params
             ) as resp:
                 payload = await resp.read()
                 status = resp.status
@@ -94,28 +114,32 @@ class SidecarClient(DaprActorClientBase):
     ) -> bytes:
         reentrancy_id = reentrancy_ctx.get()
         headers = {DAPR_REENTRANCY_ID_HEADER: reentrancy_id} if reentrancy_id else {}
-        path = f"/actors/{actor_type}/{actor_id}/method/{method}"
+        path = f"/actors/{segment(actor_type)}/{segment(actor_id)}/method/{segment(method)}"
         return (await self.request("POST", path, body=data, headers=headers))[1]
 
     async def save_state_transactionally(self, actor_type: str, actor_id: str, data: bytes) -> None:
-        await self.request("PUT", f"/actors/{actor_type}/{actor_id}/state", body=data)
+        await self.request("PUT", f"{_actor(actor_type, actor_id)}/state", body=data)
 
     async def get_state(self, actor_type: str, actor_id: str, name: str) -> bytes:
-        return (await self.request("GET", f"/actors/{actor_type}/{actor_id}/state/{name}"))[1]
+        return (await self.request("GET", f"{_actor(actor_type, actor_id)}/state/{segment(name)}"))[
+            1
+        ]
 
     async def register_reminder(
         self, actor_type: str, actor_id: str, name: str, data: bytes
     ) -> None:
-        await self.request("PUT", f"/actors/{actor_type}/{actor_id}/reminders/{name}", body=data)
+        path = f"{_actor(actor_type, actor_id)}/reminders/{segment(name)}"
+        await self.request("PUT", path, body=data)
 
     async def unregister_reminder(self, actor_type: str, actor_id: str, name: str) -> None:
-        await self.request("DELETE", f"/actors/{actor_type}/{actor_id}/reminders/{name}")
+        await self.request("DELETE", f"{_actor(actor_type, actor_id)}/reminders/{segment(name)}")
 
     async def register_timer(self, actor_type: str, actor_id: str, name: str, data: bytes) -> None:
-        await self.request("PUT", f"/actors/{actor_type}/{actor_id}/timers/{name}", body=data)
+        path = f"{_actor(actor_type, actor_id)}/timers/{segment(name)}"
+        await self.request("PUT", path, body=data)
 
     async def unregister_timer(self, actor_type: str, actor_id: str, name: str) -> None:
-        await self.request("DELETE", f"/actors/{actor_type}/{actor_id}/timers/{name}")
+        await self.request("DELETE", f"{_actor(actor_type, actor_id)}/timers/{segment(name)}")
 
     # --- The other building blocks effects and the object index use ----------------------
 
@@ -123,7 +147,7 @@ class SidecarClient(DaprActorClientBase):
         """Publish a ready-made CloudEvent, so its id (the lineage entry's) reaches subscribers."""
         await self.request(
             "POST",
-            f"/publish/{pubsub}/{topic}",
+            f"/publish/{segment(pubsub)}/{method_path(topic)}",
             body=json.dumps(event).encode(),
             headers={"content-type": "application/cloudevents+json"},
         )
@@ -132,12 +156,12 @@ class SidecarClient(DaprActorClientBase):
         self, name: str, operation: str, data: Any, metadata: Mapping[str, str]
     ) -> bytes:
         body = json.dumps({"operation": operation, "data": data, "metadata": dict(metadata)})
-        return (await self.request("POST", f"/bindings/{name}", body=body.encode()))[1]
+        return (await self.request("POST", f"/bindings/{segment(name)}", body=body.encode()))[1]
 
     async def invoke_service(
         self, app_id: str, method: str, data: Any, headers: Mapping[str, str]
     ) -> bytes:
-        path = f"/invoke/{app_id}/method/{method}"
+        path = f"/invoke/{segment(app_id)}/method/{method_path(method)}"
         return (await self.request("POST", path, body=json.dumps(data).encode(), headers=headers))[
             1
         ]
@@ -146,7 +170,8 @@ class SidecarClient(DaprActorClientBase):
         """Read a key/value entry and its ETag; empty bytes when absent."""
         sent = {API_TOKEN_HEADER: settings.DAPR_API_TOKEN} if settings.DAPR_API_TOKEN else {}
         try:
-            async with self._client().get(f"{self._base}/state/{store}/{key}", headers=sent) as r:
+            url = URL(f"{self._base}/state/{segment(store)}/{segment(key)}", encoded=True)
+            async with self._client().get(url, headers=sent) as r:
                 payload = await r.read()
                 if r.status == 204:
                     return b"", None
@@ -158,7 +183,7 @@ class SidecarClient(DaprActorClientBase):
 
     async def bulk_get_kv(self, store: str, keys: list[str]) -> list[dict[str, Any]]:
         body = json.dumps({"keys": keys, "parallelism": 8}).encode()
-        payload = (await self.request("POST", f"/state/{store}/bulk", body=body))[1]
+        payload = (await self.request("POST", f"/state/{segment(store)}/bulk", body=body))[1]
         items: list[dict[str, Any]] = json.loads(payload or b"[]")
         return items
 
@@ -168,4 +193,4 @@ class SidecarClient(DaprActorClientBase):
         item["options"] = {"concurrency": "first-write"}
         if etag is not None:
             item["etag"] = etag
-        await self.request("POST", f"/state/{store}", body=json.dumps([item]).encode())
+        await self.request("POST", f"/state/{segment(store)}", body=json.dumps([item]).encode())

@@ -4,7 +4,12 @@ Every actor call and reminder fire otherwise crosses FastAPI's routing, dependen
 exception layers before reaching the SDK's `ActorRuntime`; measured, that plumbing costs more
 CPU than the object's own turn. This path serves exactly the routes `dapr.ext.fastapi.DaprActor`
 serves for them, with the same status codes and bodies, calling the same `ActorRuntime` entry
-points. Everything else (config, health, timers) still goes to `DaprActor`.
+points. Everything else (config, health) still goes to `DaprActor`.
+
+Timer calls for our types are refused here (404, which daprd takes as "no such method"):
+Resident registers no timers, and the SDK's timer route calls `getattr(actor, callback)` with
+whatever callback the timer names (e.g. `unregister_reminder`, silently stopping an object's
+cycles, or a private handler outside the turn lock) for anyone who can register a timer.
 
 Deactivation (`DELETE /actors/{type}/{id}`) also passes here first, to wait for the object's
 turn: daprd sends it 2 s after cancelling in-flight calls (rebalance, shutdown), and the SDK
@@ -45,6 +50,10 @@ class ActorFastPath:
             return
         actor_type, actor_id, kind, name = route
         body = await _read_body(receive)
+        if kind == "timer":
+            message = f"{actor_type} has no timers; timer {name!r} refused"
+            await _respond(send, 404, {"message": message, "errorCode": "ERR_ACTOR_TIMER"})
+            return
         try:
             if kind == "remind":
                 await ActorRuntime.fire_reminder(actor_type, actor_id, name, body)
@@ -73,7 +82,7 @@ class ActorFastPath:
         return parts[3]
 
     def _route(self, scope: Scope) -> tuple[str, str, str, str] | None:
-        """(type, id, "method"|"remind", name) for the calls this path serves, else None."""
+        """(type, id, "method"|"remind"|"timer", name) for the calls this path serves."""
         if scope["type"] != "http" or scope["method"] != "PUT":
             return None
         parts = str(scope["path"]).split("/")
@@ -84,8 +93,8 @@ class ActorFastPath:
             return None
         if len(parts) == 6 and parts[5] not in {"remind", "timer"}:
             return parts[2], parts[3], "method", parts[5]
-        if len(parts) == 7 and parts[5] == "remind":
-            return parts[2], parts[3], "remind", parts[6]
+        if len(parts) >= 7 and parts[5] in {"remind", "timer"}:
+            return parts[2], parts[3], parts[5], "/".join(parts[6:])
         return None
 
 

@@ -31,6 +31,18 @@ DataPath = Annotated[str, Field(pattern=PATH_PATTERN)]
 Name = Annotated[str, Field(pattern=NAME_PATTERN, max_length=128)]
 # Rule and command names appear in records and URLs, not in CEL, so "-" and "." are fine.
 Label = Annotated[str, Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")]
+# Names an effect sends to the Dapr sidecar, where they become URL path segments: component
+# (pub/sub, binding) names and app ids as Dapr names them (letters, digits, `._-`, starting
+# with a letter or digit, so never `.` or `..`); a service method or a topic (daprd routes
+# `/publish/{pubsub}/{topic:*}`) is such segments joined by `/`. Nothing else (`/` in a name,
+# `?`, `#`, `%`, spaces, controls) can steer a call to another sidecar route; the sidecar
+# client also percent-escapes every segment.
+DaprName = Annotated[StrictStr, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$")]
+MethodPath = Annotated[
+    StrictStr,
+    Field(pattern=r"^[A-Za-z0-9_~-][A-Za-z0-9._~-]*(/[A-Za-z0-9_~-][A-Za-z0-9._~-]*)*$",
+          max_length=512),
+]  # fmt: skip
 # A hard ceiling; each host applies its own, lower limit (InputLimits.max_expression_chars).
 Expr = Annotated[StrictStr, Field(min_length=1, max_length=64 * 1024)]
 ParamType = Literal["number", "integer", "string", "boolean", "object", "array"]
@@ -49,8 +61,8 @@ class UnsetAction(_Frozen):
 
 
 class PublishSpec(_Frozen):
-    topic: Annotated[StrictStr, Field(min_length=1)]
-    pubsub: Annotated[StrictStr, Field(min_length=1)] | None = None
+    topic: MethodPath
+    pubsub: DaprName | None = None
     data: Expr | None = None
 
 
@@ -59,8 +71,8 @@ class PublishAction(_Frozen):
 
 
 class BindingSpec(_Frozen):
-    name: Annotated[StrictStr, Field(min_length=1)]
-    operation: Annotated[StrictStr, Field(min_length=1)]
+    name: DaprName
+    operation: DaprName
     data: Expr | None = None
     metadata: dict[str, StrictStr] = Field(default_factory=dict)
 
@@ -70,8 +82,8 @@ class InvokeBindingAction(_Frozen):
 
 
 class ServiceSpec(_Frozen):
-    app_id: Annotated[StrictStr, Field(min_length=1)]
-    method: Annotated[StrictStr, Field(min_length=1)]
+    app_id: DaprName
+    method: MethodPath
     data: Expr | None = None
 
 

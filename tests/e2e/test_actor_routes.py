@@ -7,7 +7,8 @@ import json
 
 import httpx
 
-from tests.e2e.hosts import Issuer, ResidentHost
+from tests.e2e.hosts import Issuer, ResidentHost, example
+from tests.support import eventually
 
 
 def sidecar_call(host: ResidentHost, path: str, body: object) -> httpx.Response:
@@ -45,3 +46,27 @@ def test_other_actor_types_and_routes_still_reach_daprs_handlers(host: ResidentH
     assert unknown_type.json()["errorCode"] == "UNKNOWN"
     config = host.http.get("/dapr/config", headers={"dapr-api-token": host.app_token})
     assert config.json()["entities"] == ["ResidentObject"]
+
+
+def test_a_timer_registered_through_the_sidecar_cannot_run_actor_internals(
+    host: ResidentHost, issuer: Issuer
+) -> None:
+    """Anyone holding the sidecar's API token can register a timer on any actor; the SDK's
+    timer route would run `getattr(actor, callback)`: here, stop the object's cycles."""
+    ops = issuer.token("ops", "ops", "viewer")
+    policy = example("thermostat", evaluation={"every": "1s", "on_change": False})
+    assert host.put_policy("thermostat-timer", issuer.sign(policy), ops).status_code == 201
+    eventually(lambda: host.show("thermostat-timer", ops)["cycles"] >= 1, timeout=10)
+
+    timer = {"callback": "unregister_reminder", "data": "evaluate", "dueTime": "0s"}
+    registered = httpx.put(
+        f"{host.dapr_url}/v1.0/actors/ResidentObject/thermostat-timer/timers/stop",
+        json=timer,
+        headers=host.token_headers(),
+    )
+    assert registered.status_code == 204, registered.text
+    direct = sidecar_call(host, "/actors/ResidentObject/thermostat-timer/method/timer/stop", timer)
+    assert direct.status_code == 404
+
+    cycles = host.show("thermostat-timer", ops)["cycles"]
+    eventually(lambda: host.show("thermostat-timer", ops)["cycles"] >= cycles + 3, timeout=10)
