@@ -16,7 +16,7 @@ from typing import Any
 from dapr.actor import Actor, ActorId, Remindable
 from dapr.actor.runtime.context import ActorRuntimeContext
 
-from policies import Policy, PolicyError, TooDeep, load_policy
+from policies import NumberOutOfRange, Policy, PolicyError, TooDeep, load_policy
 
 from ._auth import authenticate, who_of
 from ._errors import BadRequestError, ForbiddenError, ObjectError, error_envelope
@@ -25,7 +25,7 @@ from ._index import ObjectIndex
 from ._interface import ResidentObjectInterface
 from ._metrics import COMMANDS, CYCLES, REFUSALS, record_actions
 from ._portability import ExportRequest, export_object, import_object
-from ._serializer import TooDeepBody
+from ._serializer import OutOfRangeBody, TooDeepBody
 from ._sidecar import SidecarClient, SidecarError
 from ._state import ObjectStore, StoredObject
 from ._turnlock import turn_lock
@@ -124,6 +124,8 @@ class ResidentObject(Actor, ResidentObjectInterface, Remindable):
         try:
             if isinstance(request, TooDeepBody):
                 raise TooDeep(f"the {method} request body nests too deep to parse")
+            if isinstance(request, OutOfRangeBody):
+                raise NumberOutOfRange(f"the {method} request: {request.reason}")
             if not isinstance(request, dict):
                 raise BadRequestError("the request body must be a JSON object")
             result = await handler(request)

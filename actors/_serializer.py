@@ -27,6 +27,8 @@ from typing import Any
 
 from dapr.serializers import DefaultJSONSerializer
 
+from policies import NumberOutOfRange, exact_json
+
 
 class TooDeepBody:
     """Stands for a message too deeply nested to decode; no actor method accepts it."""
@@ -35,6 +37,19 @@ class TooDeepBody:
 
     def __repr__(self) -> str:
         return "TooDeepBody()"
+
+
+class OutOfRangeBody:
+    """Stands for a message holding a number no object can keep exactly (`1e400`, a
+    5,000-digit integer); `ResidentObject` refuses it with a `number_out_of_range` envelope."""
+
+    __slots__ = ("reason",)
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    def __repr__(self) -> str:
+        return f"OutOfRangeBody({self.reason!r})"
 
 
 class PlainJSONSerializer(DefaultJSONSerializer):
@@ -49,9 +64,11 @@ class PlainJSONSerializer(DefaultJSONSerializer):
         if not isinstance(data, str | bytes):
             raise ValueError("data must be str or bytes")
         try:
-            value = json.loads(data)
+            value = exact_json(data)
         except RecursionError:
             return TooDeepBody()
+        except NumberOutOfRange as exc:
+            return OutOfRangeBody(str(exc))
         return custom_hook(value) if callable(custom_hook) else value
 
 

@@ -39,6 +39,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "policy_not_yet_valid": 422,
     "object_not_governed": 422,
     "invalid_params": 422,
+    "number_out_of_range": 422,
     "invalid_data": 422,
     "invalid_config": 422,
     "lineage_broken": 422,

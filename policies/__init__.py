@@ -29,6 +29,7 @@ from ._errors import (
     InvalidSignature,
     LineageConflict,
     LineageError,
+    NumberOutOfRange,
     ObjectNotGoverned,
     PolicyError,
     PolicyExpired,
@@ -44,7 +45,7 @@ from ._errors import (
     UntrustedIssuer,
     UntrustedSuccessor,
 )
-from ._inputs import MAX_POLICY_BYTES, InputLimits
+from ._inputs import MAX_POLICY_BYTES, InputLimits, exact_json
 from ._limits import DEFAULT_PUBSUB, HostLimits
 from ._lineage import (
     Lineage,
@@ -88,6 +89,7 @@ __all__ = [
     "Lineage",
     "LineageConflict",
     "LineageError",
+    "NumberOutOfRange",
     "ObjectNotGoverned",
     "Policy",
     "PolicyDocument",
@@ -115,6 +117,7 @@ __all__ = [
     "check_extends",
     "clear_policy_cache",
     "data_digest",
+    "exact_json",
     "example_document",
     "generate_key",
     "host_narrowing",

@@ -221,6 +221,14 @@ class DataTooLarge(PolicyError):
     code = "data_too_large"
 
 
+class NumberOutOfRange(PolicyError):
+    """A JSON number no object can hold exactly: not finite (`1e400`), or an integer beyond
+    ±(2**53 - 1), which canonical JSON (RFC 8785, the lineage's digests) cannot represent.
+    Retry: no; send a smaller number, or a string."""
+
+    code = "number_out_of_range"
+
+
 class TooDeep(PolicyError):
     """A JSON value (params, data, a policy document, a bundle, a request body) nests deeper
     than the host's limit (RESIDENT_MAX_JSON_DEPTH). Retry: no; flatten the value."""

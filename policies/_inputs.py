@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Annotated, Any
 
@@ -27,6 +28,7 @@ from ._errors import (
     InvalidConfig,
     InvalidData,
     InvalidPolicy,
+    NumberOutOfRange,
     TooDeep,
     listed,
     validation_problems,
@@ -109,7 +111,7 @@ class InputLimits(BaseModel):
         Bad JSON still raises `ValueError`, so each caller keeps its own code for it. Text
         with fewer brackets than the limit cannot be too deep, which skips the walk."""
         try:
-            value = json.loads(raw)
+            value = exact_json(raw)
         except RecursionError as exc:
             raise TooDeep(
                 f"{what} nests thousands of levels deep; this host's limit is "
@@ -239,3 +241,30 @@ def _actions(where: str, actions: Sequence[Action]) -> Iterator[tuple[str, str]]
             spec = action.invoke_service
         if spec is not None and spec.data is not None:
             yield f"{where} action {index} data", spec.data
+
+
+def exact_json(raw: str | bytes) -> Any:
+    """`json.loads` for input: numbers must be finite and integers exact (NumberOutOfRange)."""
+    return json.loads(raw, parse_float=_finite_float, parse_int=_exact_int)
+
+
+# The largest integer canonical JSON (RFC 8785) and IEEE doubles hold exactly.
+MAX_EXACT_INT = 2**53 - 1
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise NumberOutOfRange(f"number {text[:40]!r} is out of range: it is not finite")
+    return value
+
+
+def _exact_int(text: str) -> int:
+    """Checked on the digits, before Python converts (a 5,000-digit literal is refused cheaply)."""
+    digits = text.lstrip("-")
+    if len(digits) > 16 or int(text) > MAX_EXACT_INT or int(text) < -MAX_EXACT_INT:
+        raise NumberOutOfRange(
+            f"integer {text[:40]}{'...' if len(text) > 40 else ''} is out of range: integers "
+            f"must be within ±{MAX_EXACT_INT} (send larger values as strings)"
+        )
+    return int(text)

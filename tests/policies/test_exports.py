@@ -6,12 +6,14 @@ import policies
 from policies import PolicyError
 
 EXPECTED = {
+    "exact_json",
     "BUNDLE_FORMAT",
     "MAX_BUNDLE_BYTES",
     "BundleTooLarge",
     "DataMismatch",
     "DataTooLarge",
     "InputLimits",
+    "NumberOutOfRange",
     "TooDeep",
     "InvalidBundle",
     "InvalidHostSignature",
@@ -95,6 +97,7 @@ CODES = {
     "LineageConflict": "conflict",
     "DataTooLarge": "data_too_large",
     "TooDeep": "too_deep",
+    "NumberOutOfRange": "number_out_of_range",
 }
 
 
