@@ -26,7 +26,13 @@ def authenticate(request: Mapping[str, Any], host: HostConfig) -> dict[str, Any]
     token = request.get("token")
     if not isinstance(token, str) or not token:
         raise UnauthenticatedError("the call carries no `token`: send a JWT from a trusted issuer")
-    return verify_token(token, host.trust, now=host.clock.now(), audience=host.audience)
+    return verify_token(
+        token,
+        host.trust,
+        now=host.clock.now(),
+        audience=host.audience,
+        max_lifetime=host.max_token_lifetime,
+    )
 
 
 def who_of(caller: Mapping[str, Any]) -> dict[str, Any]:

@@ -27,6 +27,12 @@ class ResidentObjectClient:
         try:
             _, body = await self._sidecar.request("POST", path, body=json.dumps(request).encode())
         except SidecarError as exc:
+            if exc.too_large:  # the sidecar's --max-body-size: the caller's to fix
+                raise ResidentError(
+                    "body_too_large",
+                    f"the call to {object_id!r} is larger than the Dapr sidecar accepts "
+                    "(daprd --max-body-size, annotation dapr.io/http-max-request-size)",
+                ) from exc
             raise ResidentError(
                 "unavailable", f"object {object_id!r} could not be reached: {exc}"
             ) from exc

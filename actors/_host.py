@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-from policies import HostLimits, InputLimits, SigningKey, TrustStore
+from policies import (
+    DEFAULT_MAX_TOKEN_LIFETIME,
+    HostLimits,
+    InputLimits,
+    SigningKey,
+    TrustStore,
+)
 
 
 class Clock(Protocol):
@@ -38,6 +44,7 @@ class HostConfig:
     pubsub: str = "pubsub"
     statestore: str = "statestore"
     audience: str | None = None
+    max_token_lifetime: timedelta = DEFAULT_MAX_TOKEN_LIFETIME
     clock: Clock = field(default_factory=SystemClock)
     # Portability: the key that signs this host's export bundles, and whose bundles it trusts.
     host_key: SigningKey | None = None

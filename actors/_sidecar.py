@@ -51,6 +51,12 @@ class SidecarError(DaprInternalError):
     def __init__(self, message: str, *, status: int, body: bytes = b"") -> None:
         super().__init__(message, error_code=f"HTTP_{status}", raw_response_bytes=body)
         self.status = status
+        self.body = body
+
+    @property
+    def too_large(self) -> bool:
+        """The sidecar refused the body's size: daprd says 400 "stream too large", others 413."""
+        return self.status == 413 or (self.status == 400 and b"too large" in self.body)
 
 
 class SidecarClient(DaprActorClientBase):

@@ -16,7 +16,7 @@ def ensure_host_key(path: Path) -> SigningKey:
     """The key at `path`, generating an Ed25519 key there first if there is none."""
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     except FileExistsError:
         return SigningKey.from_pem(path.read_bytes())
     key = generate_key()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from pathlib import Path
@@ -32,9 +33,7 @@ class KeyStore:
         pem_path = self.keys / f"{name}.pem"
         pem = key.private_pem
         data = pem if isinstance(pem, bytes) else pem.encode()
-        fd = os.open(pem_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+        write_private(pem_path, data)
         (self.keys / f"{name}.json").write_text(
             json.dumps({"kid": key.kid, "issuer": issuer or name, "public_jwk": key.public_jwk})
         )
@@ -64,3 +63,17 @@ class KeyStore:
         document["keys"] = [*keys, jwk]
         self.trust_path.parent.mkdir(parents=True, exist_ok=True)
         self.trust_path.write_text(json.dumps(document, indent=2) + "\n")
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Write a private key readable by its owner only, whatever was at `path` before.
+
+    An existing file (or a symlink planted there) is removed first, then the file is created
+    with O_EXCL | O_NOFOLLOW and mode 0600: never written through a link, never keeping a
+    wider mode an old file had."""
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        os.fchmod(handle.fileno(), 0o600)
+        handle.write(data)

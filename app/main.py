@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from dapr.ext.fastapi import DaprActor
 from fastapi import FastAPI
@@ -43,6 +44,7 @@ def host_config(settings: Settings) -> HostConfig:
         pubsub=settings.pubsub,
         statestore=settings.statestore,
         audience=settings.audience,
+        max_token_lifetime=timedelta(seconds=settings.max_token_lifetime),
         host_key=ensure_host_key(settings.host_key_path),
         trusted_hosts=settings.load_trusted_hosts(),
         require_trusted_hosts=settings.require_trusted_hosts,

@@ -33,6 +33,11 @@ class Settings(BaseSettings):
     pubsub: str = "pubsub"
     statestore: str = "statestore"
     audience: str | None = None
+    max_token_lifetime: int = Field(
+        default=24 * 3600,
+        gt=0,
+        description="seconds a caller token may live (exp - iat); longer tokens are refused",
+    )
     min_period: str = Field(
         default="1s", description="floor of every object's evaluation period, unless limits say"
     )

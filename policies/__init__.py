@@ -64,11 +64,12 @@ from ._load import (
 from ._model import PolicyDocument
 from ._policy import Policy
 from ._signing import SigningKey, TrustStore, generate_key
-from ._tokens import sign_token, verify_token
+from ._tokens import DEFAULT_MAX_TOKEN_LIFETIME, sign_token, verify_token
 from ._workflow import WorkflowOutcome, WorkflowStatus, WorkflowStep
 
 __all__ = [
     "BUNDLE_FORMAT",
+    "DEFAULT_MAX_TOKEN_LIFETIME",
     "DEFAULT_PUBSUB",
     "MAX_BUNDLE_BYTES",
     "MAX_POLICY_BYTES",

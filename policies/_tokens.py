@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from ._errors import PolicyError, TokenError
@@ -16,6 +16,10 @@ from ._policy import utc_now
 from ._signing import POLICY_TYP, SigningKey, TrustStore, sign_compact, verify_compact
 
 DEFAULT_MAX_TOKEN_BYTES = 8192
+# A stolen token is good until it expires: hosts cap how long that can be.
+DEFAULT_MAX_TOKEN_LIFETIME = timedelta(hours=24)
+# Issuers' clocks run a little ahead of ours; an `iat` further ahead than this is refused.
+CLOCK_LEEWAY = timedelta(seconds=30)
 
 
 def sign_token(claims: Mapping[str, Any], key: SigningKey) -> str:
@@ -39,8 +43,12 @@ def verify_token(
     now: datetime | None = None,
     audience: str | None = None,
     max_bytes: int = DEFAULT_MAX_TOKEN_BYTES,
+    max_lifetime: timedelta = DEFAULT_MAX_TOKEN_LIFETIME,
 ) -> dict[str, Any]:
-    """The verified claims of `token`, or `TokenError` saying which check failed."""
+    """The verified claims of `token`, or `TokenError` saying which check failed.
+
+    Besides signature, `exp`, `nbf` and audience: `iat` may not be in the future, and a token
+    may not live longer than `max_lifetime` (from its `iat`, or from now when it has none)."""
     if not isinstance(token, str) or not token.isascii():
         raise TokenError("token must be an ASCII compact JWS string")
     if len(token) > max_bytes:
@@ -52,7 +60,7 @@ def verify_token(
     if verified.header.get("typ") == POLICY_TYP:
         raise TokenError("token rejected: a signed policy is not a caller token")
     claims = verified.payload
-    _check_times(claims, utc_now(now).timestamp())
+    _check_times(claims, utc_now(now).timestamp(), max_lifetime=max_lifetime)
     if audience is not None:
         _check_audience(claims, audience)
     return claims
@@ -67,12 +75,21 @@ def _number(claims: Mapping[str, Any], name: str) -> float | None:
     return float(value)
 
 
-def _check_times(claims: Mapping[str, Any], now: float) -> None:
+def _check_times(claims: Mapping[str, Any], now: float, *, max_lifetime: timedelta) -> None:
     exp = _number(claims, "exp")
     if exp is None:
         raise TokenError("token has no 'exp' claim; tokens must expire")
     if now >= exp:
         raise TokenError("token expired ('exp' is in the past); obtain a new token")
+    iat = _number(claims, "iat")
+    if iat is not None and iat > now + CLOCK_LEEWAY.total_seconds():
+        raise TokenError("token 'iat' is in the future; the issuer's clock or token is wrong")
+    lifetime = exp - (iat if iat is not None else now)
+    if lifetime > max_lifetime.total_seconds():
+        raise TokenError(
+            f"token lives {lifetime:.0f} s; this host accepts at most "
+            f"{max_lifetime.total_seconds():.0f} s (RESIDENT_MAX_TOKEN_LIFETIME)"
+        )
     nbf = _number(claims, "nbf")
     if nbf is not None and now < nbf:
         raise TokenError("token not yet valid ('nbf' is in the future)")

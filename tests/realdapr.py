@@ -160,7 +160,7 @@ class Daprd:
     """The real daprd, joined to a control plane (its Redis, placement and scheduler)."""
 
     control: ControlPlane
-    max_body_size: str = "16Mi"
+    max_body_size: str = "32Mi"
     name: str = "daprd"
 
     def joined_by(self, pair: SidecarPair) -> Daprd:

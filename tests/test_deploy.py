@@ -49,7 +49,11 @@ def test_components_name_redis_by_service_and_the_actor_store_is_set() -> None:
 def test_sidecar_body_limit_is_above_the_apps_and_turns_are_never_retried() -> None:
     annotations, container = app_container()
     env = {e["name"]: e.get("value") for e in container["env"]}
-    app_limit = int(env.get("RESIDENT_MAX_BODY_BYTES") or Settings().max_body_bytes)
+    settings = Settings()
+    app_limit = max(
+        int(env.get("RESIDENT_MAX_BODY_BYTES") or settings.max_body_bytes),
+        int(env.get("RESIDENT_MAX_BUNDLE_BYTES") or settings.max_bundle_bytes),
+    )
     assert int(annotations["dapr.io/http-max-request-size"]) * 1024 * 1024 > app_limit
     resiliency = documents()[("Resiliency", "resident-resiliency")]["spec"]
     assert "actors" not in resiliency.get("targets", {})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -22,3 +23,23 @@ def test_host_limits_yaml_is_read_and_its_min_period_wins() -> None:
 def test_host_limits_that_are_not_a_mapping_are_refused() -> None:
     with pytest.raises(SettingsError, match="mapping"):
         Settings(host_limits="- alerts\n- other\n").load_limits()
+
+
+def test_a_dev_key_is_owner_only_even_over_a_wider_file_or_a_symlink(tmp_path: Path) -> None:
+    from app.keystore import KeyStore
+
+    store = KeyStore(tmp_path / "home")
+    keys = tmp_path / "home" / "keys"
+    keys.mkdir(parents=True)
+    (keys / "dev.pem").write_text("old")
+    (keys / "dev.pem").chmod(0o644)
+    store.create("dev", issuer="dev")
+    assert (keys / "dev.pem").stat().st_mode & 0o777 == 0o600
+
+    elsewhere = tmp_path / "victim.txt"
+    elsewhere.write_text("not a key")
+    (keys / "ops.pem").symlink_to(elsewhere)
+    store.create("ops", issuer="ops")
+    assert elsewhere.read_text() == "not a key"
+    assert not (keys / "ops.pem").is_symlink()
+    assert (keys / "ops.pem").stat().st_mode & 0o777 == 0o600

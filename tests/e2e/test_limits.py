@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from tests.e2e.hosts import Issuer, ResidentHost
+from tests.realdapr import Daprd
 from tests.support import eventually
 
 LIMITS = {
@@ -206,3 +207,21 @@ def test_a_workflow_timeout_past_the_limit_is_denied_and_recorded(
     snapshot = host.show("lim-flow", ops)
     assert snapshot["workflow"]["state"] == "filling"
     assert snapshot["data"] == {"s": CHUNK * 6}
+
+
+@pytest.mark.daprd
+def test_a_body_the_sidecar_refuses_is_a_413_not_a_503(tmp_path: Path, issuer: Issuer) -> None:
+    """daprd refuses bodies over --max-body-size (4 MiB by default, also between sidecars);
+    when the app's own limit lets a call through that its sidecar refuses, the caller gets
+    413 `body_too_large`, not an "unavailable" object."""
+    host = ResidentHost(tmp_path / "host", trusted=[issuer], sidecar="daprd")
+    assert host.control is not None
+    host.sidecar = Daprd(host.control, max_body_size="64Ki")
+    with host:
+        ops = issuer.token("ops", "ops")
+        assert host.put_policy("lim-small", issuer.sign(policy()), ops).status_code == 201
+        big = {"value": {"blob": "x" * 100_000}}  # under the app's 1 MiB, over the sidecar's
+        response = host.command("lim-small", "echo", ops, **big)
+        assert response.status_code == 413, response.text
+        assert response.json()["code"] == "body_too_large"
+        assert host.command("lim-small", "echo", ops, value={"ok": 1}).status_code == 200

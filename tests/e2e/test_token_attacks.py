@@ -70,6 +70,8 @@ ATTACKS: dict[str, Callable[[Issuer, Issuer], str]] = {
     "wrong kid": lambda i, m: wrong_kid(i),
     "expired": lambda i, m: i.token("ops", aud=AUDIENCE, ttl=-30),
     "not yet valid": lambda i, m: i.token("ops", aud=AUDIENCE, nbf=int(time.time()) + 600),
+    "lives longer than the host allows": lambda i, m: i.token("ops", aud=AUDIENCE, ttl=49 * 3600),
+    "issued in the future": lambda i, m: i.token("ops", aud=AUDIENCE, iat=int(time.time()) + 600),
     "wrong audience": lambda i, m: i.token("ops", aud="someone-else"),
     "no audience": lambda i, m: i.token("ops"),
     "another issuer": lambda i, m: m.token("ops", aud=AUDIENCE),

@@ -6,6 +6,7 @@ import policies
 from policies import PolicyError
 
 EXPECTED = {
+    "DEFAULT_MAX_TOKEN_LIFETIME",
     "exact_json",
     "BUNDLE_FORMAT",
     "MAX_BUNDLE_BYTES",
