@@ -52,8 +52,16 @@ test: lint dapr redis
 	$(PY) -m pytest
 
 bench: setup
-	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
-	@echo "== bench/soak.py"; $(PY) bench/soak.py
+	@$(MAKE) --no-print-directory dapr redis
+	@for b in bench/bench_*.py; do [ $$b = bench/bench_service.py ] && continue; \
+		echo "== $$b"; $(PY) $$b || exit 1; done
+	@echo "== bench/bench_service.py --sidecar localdapr --objects 2000"; \
+		$(PY) bench/bench_service.py --sidecar localdapr --objects 2000
+	@echo "== bench/bench_service.py --sidecar daprd --objects 1000"; \
+		$(PY) bench/bench_service.py --sidecar daprd --objects 1000
+	@echo "== bench/soak.py --sidecar localdapr"; $(PY) bench/soak.py --sidecar localdapr
+	@echo "== bench/soak.py --sidecar daprd --objects 1000 --warmup 30 --duration 120"; \
+		$(PY) bench/soak.py --sidecar daprd --objects 1000 --warmup 30 --duration 120
 
 run: setup
 	$(VENV)/bin/resident dev --port $(PORT) --dapr-http-port $(SIDECAR_PORT)

@@ -2,10 +2,17 @@
 
 Prints: commands/s and p50/p99 latency through `POST /objects/{id}/commands/report` at 50
 concurrent callers; cycles/s with N objects on a 1 s reminder period, for ResidentObject and
-for a hand-written thermostat actor (bench/plainactor.py); their ratio (the cost of carrying
-policy). Real processes on loopback: uvicorn app + localdapr, as in the e2e tests.
+for a hand-written thermostat actor (bench/plainactor.py, on the same app fast path and state
+serializer); their ratio (the cost of carrying policy); and the CPU seconds each process
+(app, sidecar, and on daprd Redis, scheduler, placement) spent in each phase. Real processes
+on loopback, as in the e2e tests: uvicorn app + localdapr (default), or + the real daprd with
+its own Redis, placement and scheduler (`--sidecar daprd`, built by `make dapr`).
 
-    .venv/bin/python bench/bench_service.py [--objects 1000] [--window 10] [--commands 3000]
+The offered rate is objects / 1 s; when an actor type keeps up, its cycles/s is the offered
+rate, not its capacity, so offer more objects than either can run to compare capacities.
+
+    .venv/bin/python bench/bench_service.py [--sidecar localdapr|daprd] [--objects 1000]
+        [--window 10] [--commands 3000]
 """
 
 from __future__ import annotations
@@ -26,6 +33,34 @@ sys.path.insert(0, str(ROOT))
 
 from tests.contract.pair import SidecarPair  # noqa: E402
 from tests.e2e.hosts import Issuer, ResidentHost, example  # noqa: E402
+
+TICK = 100  # clock ticks per second in /proc/<pid>/stat (USER_HZ on Linux)
+
+
+def processes(pair: SidecarPair) -> dict[str, int]:
+    """{name: pid} of every process behind `pair`: app, sidecar and any control plane."""
+    procs = {"app": pair.app_proc, pair.sidecar.name: pair.sidecar_proc}
+    if pair.control is not None:
+        control = pair.control
+        procs |= {"redis": control.redis, "scheduler": control.scheduler}
+        procs["placement"] = control.placement
+    return {n: p.popen.pid for n, p in procs.items() if p is not None and p.popen is not None}
+
+
+def cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
+    """User + system CPU seconds each process has used so far (its threads included)."""
+    used = {}
+    for name, pid in pids.items():
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        used[name] = (int(fields[11]) + int(fields[12])) / TICK  # utime, stime
+    return used
+
+
+def cpu_report(before: dict[str, float], after: dict[str, float], wall: float) -> str:
+    parts = [
+        f"{n} {after[n] - before[n]:.1f} s ({(after[n] - before[n]) / wall:.0%})" for n in after
+    ]
+    return f"CPU over {wall:.1f} s: " + ", ".join(parts)
 
 
 async def _bounded(jobs: list, concurrency: int) -> list:  # type: ignore[type-arg]
@@ -81,31 +116,44 @@ async def total_cycles(pair: SidecarPair, actor_type: str, ids: list[str]) -> in
         async def read(object_id: str) -> int:
             async with s.get(f"/v1.0/actors/{actor_type}/{object_id}/state/meta") as r:
                 body = await r.read()
-                return int(json.loads(body)["cycles"]) if body else 0
+                if not body:
+                    return 0
+                meta = json.loads(body)  # StateJSONSerializer: a JSON string of the JSON
+                return int((json.loads(meta) if isinstance(meta, str) else meta)["cycles"])
 
         return sum(await _bounded([read(i) for i in ids], 64))
 
 
 async def cycles_per_second(
     pair: SidecarPair, actor_type: str, ids: list[str], window: float
-) -> float:
+) -> tuple[float, str]:
+    """Cycles/s over `window`, and the CPU each process used meanwhile."""
     await asyncio.sleep(3)  # let first fires settle
+    pids = processes(pair)
     before, start = await total_cycles(pair, actor_type, ids), time.perf_counter()
+    cpu_before = cpu_seconds(pids)
     await asyncio.sleep(window)
-    after, end = await total_cycles(pair, actor_type, ids), time.perf_counter()
-    return (after - before) / (end - start)
+    cpu_after, end = cpu_seconds(pids), time.perf_counter()
+    after = await total_cycles(pair, actor_type, ids)
+    return (after - before) / (end - start), cpu_report(cpu_before, cpu_after, end - start)
 
 
 async def resident(args: argparse.Namespace, workdir: Path) -> tuple[list[float], float, float]:
     issuer = Issuer("https://bench.example")
-    with ResidentHost(workdir / "resident", trusted=[issuer]) as host:
+    with ResidentHost(workdir / "resident", trusted=[issuer], sidecar=args.sidecar) as host:
         few = [f"thermostat-c{n}" for n in range(100)]
         await install(host, issuer, few, "1h")
         await commands(host, issuer, few, 300)  # warm-up
+        pids = processes(host)
+        cpu_before = cpu_seconds(pids)
         latencies, wall = await commands(host, issuer, few, args.commands)
+        print("commands:", cpu_report(cpu_before, cpu_seconds(pids), wall), flush=True)
         many = [f"thermostat-r{n}" for n in range(args.objects)]
+        started = time.perf_counter()
         await install(host, issuer, many, "1s")
-        rate = await cycles_per_second(host, "ResidentObject", many, args.window)
+        print(f"installed {len(many)} objects in {time.perf_counter() - started:.0f} s", flush=True)
+        rate, cpu = await cycles_per_second(host, "ResidentObject", many, args.window)
+        print("Resident cycles:", cpu, flush=True)
     return latencies, wall, rate
 
 
@@ -115,6 +163,7 @@ async def plain(args: argparse.Namespace, workdir: Path) -> float:
         workdir / "plain",
         app_id="plain",
         resources_path=ROOT / "components",
+        sidecar=args.sidecar,
     ) as pair:
         ids = [f"plain-{n}" for n in range(args.objects)]
         async with aiohttp.ClientSession(base_url=pair.dapr_url) as s:
@@ -124,12 +173,17 @@ async def plain(args: argparse.Namespace, workdir: Path) -> float:
                 async with s.post(path, json={"every": 1}) as r:
                     assert r.status == 200, await r.text()
 
+            started = time.perf_counter()
             await _bounded([start(i) for i in ids], 32)
-        return await cycles_per_second(pair, "PlainThermostat", ids, args.window)
+            print(f"started {len(ids)} actors in {time.perf_counter() - started:.0f} s", flush=True)
+        rate, cpu = await cycles_per_second(pair, "PlainThermostat", ids, args.window)
+        print("plain cycles:", cpu, flush=True)
+        return rate
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sidecar", choices=["localdapr", "daprd"], default="localdapr")
     parser.add_argument("--objects", type=int, default=1000)
     parser.add_argument("--window", type=float, default=10.0)
     parser.add_argument("--commands", type=int, default=3000)
@@ -141,6 +195,9 @@ def main() -> None:
     print(
         f"commands via HTTP API: {len(latencies) / wall:8.0f} /s at 50 callers "
         f"(p50 {quantiles[49] * 1000:.1f} ms, p99 {quantiles[98] * 1000:.1f} ms)"
+    )
+    print(
+        f"sidecar: {args.sidecar}; cycles offered: {args.objects} /s ({args.objects} objects @1s)"
     )
     print(f"cycles, {args.objects} ResidentObjects @1s : {resident_rate:8.0f} /s")
     print(f"cycles, {args.objects} plain actors    @1s : {plain_rate:8.0f} /s")

@@ -1,8 +1,10 @@
 """Baseline for bench_service: the thermostat as a hand-written Dapr actor, no policy.
 
-Same transport (pooled sidecar client), same state layout (`data` + `meta` per cycle), same
-reminder period: the difference to ResidentObject is the cost of carrying a signed policy
-(verification, CEL, admission, lineage).
+Same transport (pooled sidecar client), same state layout (`data` + `meta` per cycle, each
+value stored by `StateJSONSerializer` as ResidentObject's are), same app plumbing (the
+sidecar's actor calls and reminder fires take `app.actor_fastpath.ActorFastPath`, as in
+`app.main`), same reminder period: the difference to ResidentObject is the cost of carrying a
+signed policy (verification, CEL, admission, lineage).
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from dapr.ext.fastapi import DaprActor
 from fastapi import FastAPI
 
 from actors import PlainJSONSerializer, SidecarClient
+from actors._serializer import StateJSONSerializer
+from app.actor_fastpath import ActorFastPath
 
 SIDECAR = SidecarClient()
 
@@ -70,7 +74,7 @@ async def lifespan(_: FastAPI) -> AsyncIterator[None]:
     await ActorRuntime.register_actor(
         PlainThermostat,
         message_serializer=PlainJSONSerializer(),
-        state_serializer=PlainJSONSerializer(),
+        state_serializer=StateJSONSerializer(),
         actor_client=SIDECAR,
     )
     yield
@@ -78,3 +82,4 @@ async def lifespan(_: FastAPI) -> AsyncIterator[None]:
 
 app = FastAPI(lifespan=lifespan)
 DaprActor(app)
+app.add_middleware(ActorFastPath, actor_types=frozenset({"PlainThermostat"}))

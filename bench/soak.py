@@ -1,10 +1,14 @@
-"""Soak: many objects on a reminder period for a bounded time, on one host (app + localdapr).
+"""Soak: many objects on a reminder period for a bounded time, on one host (app + sidecar).
 
 Prints achieved cycles/s against the offered rate (objects / period), p99 fire lag (cycle start
 minus its due time, from the app's `resident_reminder_lag_seconds` histogram), app and sidecar
 RSS after warm-up and at the end, and errors (failed cycles, 5xx, error log lines).
 
-    .venv/bin/python bench/soak.py [--objects 10000] [--period 10s] [--warmup 60] [--duration 300]
+The sidecar is localdapr (default) or the real daprd with its own Redis, placement and
+scheduler (`--sidecar daprd`, built by `make dapr`).
+
+    .venv/bin/python bench/soak.py [--sidecar localdapr|daprd] [--objects 10000] [--period 10s]
+        [--warmup 60] [--duration 300]
 
 Exit status 1 when any error was counted, so a bounded run can gate a test.
 """
@@ -103,7 +107,7 @@ def error_lines(host: ResidentHost) -> int:
 
 def run(args: argparse.Namespace, workdir: Path) -> int:
     issuer = Issuer("https://soak.example")
-    with ResidentHost(workdir, trusted=[issuer]) as host:
+    with ResidentHost(workdir, trusted=[issuer], sidecar=args.sidecar) as host:
         app, sidecar = host.app_proc, host.sidecar_proc
         if app is None or app.popen is None or sidecar is None or sidecar.popen is None:
             raise RuntimeError("host processes did not start")
@@ -126,6 +130,7 @@ def run(args: argparse.Namespace, workdir: Path) -> int:
     )
     offered = args.objects / args.period_s
     report = {
+        "sidecar": args.sidecar,
         "objects": args.objects,
         "period_s": args.period_s,
         "offered_cycles_per_s": round(offered, 1),
@@ -142,6 +147,7 @@ def run(args: argparse.Namespace, workdir: Path) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sidecar", choices=["localdapr", "daprd"], default="localdapr")
     parser.add_argument("--objects", type=int, default=10_000)
     parser.add_argument("--period", default="10s")
     parser.add_argument("--warmup", type=float, default=60)
