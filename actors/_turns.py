@@ -247,6 +247,32 @@ class Turn:
         policy = self.policy_of(stored)
         if workflow_events and name in policy.workflow_events:
             return await workflow.event_command(self, stored, policy, name, params, caller=caller)
+        decision, outbox = await self.stage_command(stored, policy, name, params, caller=caller)
+        await self.store.commit()
+        await self.flush_outbox(outbox, stored.meta)
+        return self.command_result(decision, stored.meta)
+
+    @staticmethod
+    def command_result(decision: Decision, meta: Meta) -> dict[str, Any]:
+        return {
+            "result": decision.result,
+            "applied": decision.applied,
+            "denied": decision.denied,
+            "errors": decision.errors,
+            "seq": meta.seq,
+        }
+
+    async def stage_command(
+        self,
+        stored: StoredObject,
+        policy: Policy,
+        name: str,
+        params: dict[str, Any],
+        *,
+        caller: Mapping[str, Any],
+    ) -> tuple[Decision, list[dict[str, Any]]]:
+        """Decide a command and stage its record (nothing is committed): the decision and the
+        outbox the turn will hold. A command that only reads stages nothing."""
         decision = policy.command(
             name,
             params,
@@ -260,26 +286,18 @@ class Turn:
         if refusal is not None:
             raise ForbiddenError(f"command {name!r} refused: {refusal}")
         digest = self.host.inputs.measure(decision)  # DataTooLarge/TooDeep: nothing applies
-        meta, outbox = stored.meta, stored.outbox
-        if worth_recording(decision):  # a command that only reads writes nothing
-            outbox = await self._record(
-                stored,
-                decision,
-                kind="command" if decision.applied else "denied",
-                who=who_of(caller),
-                policy=policy,
-                extra={"command": name},
-                digest=digest,
-            )
-            await self.store.commit()
-        await self.flush_outbox(outbox, meta)
-        return {
-            "result": decision.result,
-            "applied": decision.applied,
-            "denied": decision.denied,
-            "errors": decision.errors,
-            "seq": meta.seq,
-        }
+        if not worth_recording(decision):
+            return decision, stored.outbox
+        outbox = await self._record(
+            stored,
+            decision,
+            kind="command" if decision.applied else "denied",
+            who=who_of(caller),
+            policy=policy,
+            extra={"command": name},
+            digest=digest,
+        )
+        return decision, outbox
 
     # --- cycle ----------------------------------------------------------------------------
 

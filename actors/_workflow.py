@@ -13,6 +13,7 @@ the object never polls faster than its period to catch a timeout.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -217,8 +218,10 @@ async def on_event(
     caller: Mapping[str, Any],
     who: Mapping[str, Any],
     message: Mapping[str, Any] | None = None,
+    record_refusal: bool = True,
 ) -> dict[str, Any]:
-    """Handle one workflow event on a loaded object, commit its record, deliver effects."""
+    """Handle one workflow event on a loaded object, commit its record, deliver effects.
+    `record_refusal=False`: a refused event stages and commits nothing (the caller decides)."""
     meta, now = stored.meta, turn.host.clock.now()
     status = status_of(meta)
     if status is None:
@@ -227,6 +230,8 @@ async def on_event(
         name, params, status=status, caller=caller, data=stored.data,
         object_id=turn.object_id, message=message, now=now, limits=turn.host.limits,
     )  # fmt: skip
+    if outcome.refused is not None and not record_refusal:
+        return {"accepted": False, "refused": outcome.refused, "seq": meta.seq}
     check_size(turn, outcome)
     recorder = Recorder(turn, policy, meta, who)
     recorder.outcome(outcome, event=name)
@@ -255,16 +260,28 @@ async def event_command(
     caller: Mapping[str, Any],
 ) -> dict[str, Any]:
     """`POST /objects/{id}/commands/{event}`. A declared command of the same name runs first
-    (its `when` is the gate, its actions apply) and the event follows in the same turn;
-    otherwise the policy's `event` permission must admit the caller."""
-    if name in policy.commands:
-        ran = await turn.command(name, params, caller=caller, workflow_events=False)
-        if not ran["applied"] and ran["denied"]:
-            return ran  # the command's own actions were refused: the event does not follow
-        stored = await turn.load_required()
+    (its `when` is the gate, its actions apply) and the event follows: one turn, one state
+    transaction. When the event is refused, nothing the command did is applied or published;
+    only the refusal is recorded. Without such a command, the policy's `event` permission
+    must admit the caller."""
+    who = who_of(caller)
+    with_command = name in policy.commands
+    if with_command:
+        decision, outbox = await turn.stage_command(stored, policy, name, params, caller=caller)
+        if not decision.applied and decision.denied:  # its own actions were refused: no event
+            await turn.store.commit()
+            await turn.flush_outbox(outbox, stored.meta)
+            return turn.command_result(decision, stored.meta)
+        stored = replace(stored, data=decision.data, outbox=outbox)
     elif not policy.allows("event", caller, object_id=turn.object_id, data=stored.data):
         raise ForbiddenError(f"the policy's `event` permission denies this caller ({name!r})")
-    result = await on_event(turn, stored, policy, name, params, caller=caller, who=who_of(caller))
+    result = await on_event(
+        turn, stored, policy, name, params, caller=caller, who=who, record_refusal=not with_command
+    )
+    if not result["accepted"] and with_command:
+        await turn.store.discard()  # the command's staged changes and effects go too
+        fresh = await turn.load_required()
+        result = await on_event(turn, fresh, policy, name, params, caller=caller, who=who)
     if not result["accepted"]:
         raise ConflictError(f"event {name!r} refused: {result['refused']}", seq=result["seq"])
     return {

@@ -163,6 +163,17 @@ def test_payment_timeout_cancels(shop: ResidentHost, issuer: Issuer) -> None:
     assert (last["from"], last["trigger"]) == ("awaiting_payment", {"after": "2s"})
 
 
+def test_a_timeout_between_periodic_fires_is_taken_on_its_own_fire(
+    shop: ResidentHost, issuer: Issuer
+) -> None:
+    """The reminder is moved to the timeout's due time (the order's period is 30 s). daprd's
+    scheduler may deliver that fire up to a second early; it still takes the timeout, rather
+    than waiting for the next periodic fire."""
+    order = "order-due-fire"
+    ops = create(shop, issuer, order, saga(pay="3s"))
+    eventually(lambda: state(shop, order, ops) == "cancelled", timeout=8)
+
+
 def test_shipping_timeout_compensates_and_refunds(
     shop: ResidentHost, issuer: Issuer, peer: str
 ) -> None:
@@ -225,6 +236,46 @@ def test_replayed_and_redelivered_messages_are_not_news(shop: ResidentHost, issu
     assert paid["workflow"]["state"] == "paid"
     assert deliver("pay-1", now, amount=89.9, payment_id="pay-7001") == "SUCCESS"
     assert shop.show(order, ops)["lineage"]["length"] == paid["lineage"]["length"]
+
+
+def test_a_refused_event_undoes_the_command_that_shares_its_name(
+    shop: ResidentHost, issuer: Issuer
+) -> None:
+    """A command named like a workflow event runs first, in the same turn as the event: when
+    the event is refused, nothing the command changed or published goes out."""
+    document = saga()
+    document["commands"] = {
+        "payment_received": {
+            "params": {"payment_id": "string"},
+            "when": "'payments' in caller.roles",
+            "do": [
+                {"set": {"tracking": "'noted'"}},
+                {"publish": {"topic": "orders", "data": "{'id': object.id, 'step': 'noted'}"}},
+            ],
+        }
+    }
+    order = "order-one-turn"
+    ops = create(shop, issuer, order, document)
+    before = shop.show(order, ops)
+    refused = shop.command(
+        order, "payment_received", issuer.token("psp", "payments"), payment_id=""
+    )
+    assert refused.status_code == 409, refused.text
+
+    after = shop.show(order, ops)
+    assert after["data"] == before["data"]  # the command's `set` did not apply
+    assert after["workflow"]["state"] == "awaiting_payment"
+    last = shop.entries(order, ops)[-1]
+    assert last["kind"] == "denied"  # only the refusal is recorded
+    assert eventually(lambda: [m for m in shop.published("orders") if order in str(m)])
+    assert not [m for m in shop.published("orders") if "noted" in str(m) and order in str(m)]
+
+    psp = issuer.token("psp", "payments")
+    paid = shop.command(order, "payment_received", psp, payment_id="pay-9")
+    assert paid.status_code == 200, paid.text
+    done = shop.show(order, ops)
+    assert (done["workflow"]["state"], done["data"]["tracking"]) == ("paid", "noted")
+    eventually(lambda: [m for m in shop.published("orders") if "noted" in str(m)], timeout=5)
 
 
 def test_pending_timeout_fires_after_app_and_sidecar_are_killed(
