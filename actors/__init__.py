@@ -1,6 +1,7 @@
 """The generic `ResidentObject` Dapr actor: wires policy decisions to Dapr, nothing more."""
 
 from ._client import ResidentObjectClient
+from ._delivery import MARK_FIELD, delivery_key, mark
 from ._errors import (
     BadRequestError,
     ConflictError,
@@ -23,6 +24,7 @@ from ._turnlock import turn_lock
 
 __all__ = [
     "ACTOR_TYPE",
+    "MARK_FIELD",
     "BadRequestError",
     "Clock",
     "ConflictError",
@@ -42,6 +44,8 @@ __all__ = [
     "SidecarError",
     "SystemClock",
     "actor_factory",
+    "delivery_key",
+    "mark",
     "register_resident_object",
     "remember_trace",
     "turn_lock",

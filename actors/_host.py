@@ -50,3 +50,5 @@ class HostConfig:
     host_key: SigningKey | None = None
     trusted_hosts: TrustStore | None = None
     require_trusted_hosts: bool = False
+    # Marks what this host's subscription route delivers (see _delivery); None: refuse all.
+    delivery_key: bytes | None = None

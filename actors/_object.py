@@ -19,6 +19,7 @@ from dapr.actor.runtime.context import ActorRuntimeContext
 from policies import NumberOutOfRange, Policy, PolicyError, TooDeep, load_policy
 
 from ._auth import authenticate, who_of
+from ._delivery import check_mark
 from ._errors import BadRequestError, ForbiddenError, ObjectError, error_envelope
 from ._host import HostConfig
 from ._index import ObjectIndex
@@ -219,6 +220,7 @@ class ResidentObject(Actor, ResidentObjectInterface, Remindable):
         return {"entries": entries, "length": stored.meta.seq, "head": stored.meta.head}
 
     async def _deliver(self, request: Request) -> Request:
+        check_mark(self._host.delivery_key, request)
         self._host.inputs.check_depth(request.get("event"), what="pub/sub message", envelope=True)
         return await deliver_message(self._turn(), request)
 

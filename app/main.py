@@ -20,6 +20,7 @@ from actors import (
     ObjectIndex,
     ResidentObjectClient,
     SidecarClient,
+    delivery_key,
     register_resident_object,
 )
 
@@ -36,6 +37,7 @@ log = logging.getLogger("resident.app")
 
 
 def host_config(settings: Settings) -> HostConfig:
+    host_key = ensure_host_key(settings.host_key_path)
     return HostConfig(
         trust=settings.load_trust(),
         limits=settings.load_limits(),
@@ -45,7 +47,8 @@ def host_config(settings: Settings) -> HostConfig:
         statestore=settings.statestore,
         audience=settings.audience,
         max_token_lifetime=timedelta(seconds=settings.max_token_lifetime),
-        host_key=ensure_host_key(settings.host_key_path),
+        host_key=host_key,
+        delivery_key=delivery_key(host_key),
         trusted_hosts=settings.load_trusted_hosts(),
         require_trusted_hosts=settings.require_trusted_hosts,
     )
@@ -64,6 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.settings = settings
         app.state.sidecar = sidecar
         app.state.inputs = host.inputs
+        app.state.delivery_key = host.delivery_key
         app.state.objects = ResidentObjectClient(sidecar)
         app.state.index = ObjectIndex(sidecar, store=settings.statestore)
         app.state.rate_limiter = RateLimiter(
@@ -71,6 +75,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         app.state.host_jwks = host_jwks(host.host_key) if host.host_key else {"keys": []}
         log.info("resident host %s serving; sidecar %s", settings.host_id, sidecar.base_url)
+        if settings.app_api_token is None:
+            log.warning(
+                "APP_API_TOKEN is not set: actor and subscription routes answer only on loopback%s",
+                " (and beyond: RESIDENT_ALLOW_UNAUTHENTICATED_SIDECAR)"
+                if settings.allow_unauthenticated_sidecar
+                else "",
+            )
         try:
             yield
         finally:
@@ -91,7 +102,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     # Added first, so it runs inside the token guard (Starlette wraps later additions outside).
     app.add_middleware(ActorFastPath, actor_types=frozenset({ACTOR_TYPE}))
-    app.add_middleware(SidecarTokenGuard, token=settings.app_api_token)
+    app.add_middleware(
+        SidecarTokenGuard,
+        token=settings.app_api_token,
+        allow_unauthenticated=settings.allow_unauthenticated_sidecar,
+    )
     app.add_middleware(TraceContextCapture)
     return app
 

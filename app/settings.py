@@ -68,6 +68,10 @@ class Settings(BaseSettings):
         default=None, description="JWKS of the hosts whose exported bundles this host trusts"
     )
     require_trusted_hosts: bool = False
+    allow_unauthenticated_sidecar: bool = Field(
+        default=False,
+        description="serve actor and subscription routes without APP_API_TOKEN beyond loopback",
+    )
     max_bundle_bytes: int = MAX_BUNDLE_BYTES
     dapr_http_port: int = Field(
         default=3500, validation_alias=AliasChoices("DAPR_HTTP_PORT", "RESIDENT_DAPR_HTTP_PORT")

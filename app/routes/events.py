@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Request
 
-from actors import ResidentError
+from actors import MARK_FIELD, ResidentError, mark
 from policies import PolicyError
 
 from ..bodies import parse_json, read_body
@@ -77,6 +77,7 @@ async def deliver(
         log.warning("dropping a message on %s/%s without data.object_id", pubsub, topic)
         return {"status": "DROP"}
     body = {"pubsub": pubsub, "topic": topic, "event": event}
+    body[MARK_FIELD] = mark(request.app.state.delivery_key, pubsub=pubsub, topic=topic, event=event)
     try:
         result = await objects.call(object_id, "Deliver", body)
     except ResidentError as exc:

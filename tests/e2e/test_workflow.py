@@ -278,6 +278,27 @@ def test_a_refused_event_undoes_the_command_that_shares_its_name(
     eventually(lambda: [m for m in shop.published("orders") if "noted" in str(m)], timeout=5)
 
 
+def test_a_deliver_forged_through_the_sidecar_is_refused(
+    shop: ResidentHost, issuer: Issuer
+) -> None:
+    """Any app that can call actors through a sidecar could call `Deliver` itself; only what
+    the host's subscription route marked is taken as a pub/sub event."""
+    order = "order-forged"
+    ops = create(shop, issuer, order, saga())
+    event = {
+        "specversion": "1.0", "id": "forged-1", "source": "mallory", "type": "payment",
+        "datacontenttype": "application/json",
+        "data": {"object_id": order, "amount": 89.9, "currency": "EUR", "payment_id": "pay-x"},
+    }  # fmt: skip
+    url = f"{shop.dapr_url}/v1.0/actors/ResidentObject/{order}/method/Deliver"
+    for extra in ({}, {"mark": "0" * 64}):
+        body = {"pubsub": "pubsub", "topic": "payments", "event": event, **extra}
+        response = httpx.post(url, json=body, headers=shop.token_headers(), timeout=10)
+        assert response.status_code == 200, response.text
+        assert response.json()["error"]["code"] == "forbidden"
+    assert state(shop, order, ops) == "awaiting_payment"
+
+
 def test_pending_timeout_fires_after_app_and_sidecar_are_killed(
     tmp_path: Path, issuer: Issuer, peer: str, sidecar: str
 ) -> None:
