@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Mapping
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from actors import ObjectIndex, ResidentObjectClient
-from policies import InputLimits
+from actors import HostConfig, ObjectIndex, ResidentObjectClient
+from policies import InputLimits, TokenError, verify_token
 
 from .errors import ApiError
 from .ratelimit import RateLimiter
@@ -37,23 +38,42 @@ def get_index(request: Request) -> ObjectIndex:
     return index
 
 
-def get_token(
+async def get_token(
+    request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> str:
-    """The bearer token, passed on unverified: the object verifies it inside its own turn."""
+    """The bearer token of a verified caller within its rate (else 401 / 429).
+
+    Verified here first, before the request costs anything (a body read, a bundle hashed, an
+    object called); the object verifies it again inside its turn, as it must for calls that
+    come straight through the sidecar."""
     if credentials is None or not credentials.credentials:
         raise ApiError("unauthenticated", "send `Authorization: Bearer <JWT>`")
-    return credentials.credentials
+    token = credentials.credentials
+    host: HostConfig = request.app.state.host
+    try:
+        claims = verify_token(
+            token,
+            host.trust,
+            now=host.clock.now(),
+            audience=host.audience,
+            max_lifetime=host.max_token_lifetime,
+        )
+    except TokenError as exc:
+        raise ApiError("unauthenticated", exc.message) from exc
+    take(request, claims, cost=1.0)
+    request.state.caller = claims
+    return token
 
 
-def limit_commands(request: Request, token: Annotated[str, Depends(get_token)]) -> None:
-    """Refuse with 429 a caller that exceeds its command rate (before the object is called)."""
+def take(request: Request, claims: Mapping[str, Any], *, cost: float) -> None:
+    """Charge the caller `cost` requests; 429 with Retry-After when its bucket is empty."""
     limiter: RateLimiter = request.app.state.rate_limiter
-    wait = limiter.acquire(RateLimiter.key_of(token))
+    wait = limiter.acquire(RateLimiter.key_of(claims), cost)
     if wait > 0:
         raise ApiError(
             "rate_limited",
-            f"too many commands from this caller; retry in {wait:.1f}s",
+            f"too many requests from this caller; retry in {wait:.1f}s",
             headers={"retry-after": limiter.retry_after(wait)},
         )
 
@@ -63,4 +83,3 @@ InputsDep = Annotated[InputLimits, Depends(get_inputs)]
 ObjectsDep = Annotated[ResidentObjectClient, Depends(get_objects)]
 IndexDep = Annotated[ObjectIndex, Depends(get_index)]
 TokenDep = Annotated[str, Depends(get_token)]
-CommandQuota = Depends(limit_commands)

@@ -65,6 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         host = host_config(settings)
         await register_resident_object(host, sidecar)
         app.state.settings = settings
+        app.state.host = host
         app.state.sidecar = sidecar
         app.state.inputs = host.inputs
         app.state.delivery_key = host.delivery_key

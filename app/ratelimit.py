@@ -1,18 +1,23 @@
-"""Per-caller token buckets for commands, so one caller cannot monopolise an object's turns.
+"""Per-caller token buckets, so one caller cannot monopolise the objects' turns.
 
-Callers are keyed by a digest of their bearer token (never the token itself): the token is
-only verified inside the object, and a forged token is refused there anyway. Buckets live in
-this process (one replica's share), bounded in number, least recently used dropped first.
+Callers are keyed by the verified (issuer, subject) of their token, never by the token string:
+the app verifies a token (a signature check, tens of microseconds) before it spends anything
+on the request, so garbage or freshly minted tokens neither get a fresh burst nor evict real
+callers. Every route that reaches an object takes from the bucket, a listing one per object it
+reads. Buckets live in this process: with N replicas a caller gets N times the rate at most.
+Bounded in number, least recently used dropped first.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(slots=True)
@@ -39,11 +44,13 @@ class RateLimiter:
         self._buckets: OrderedDict[str, _Bucket] = OrderedDict()
 
     @staticmethod
-    def key_of(token: str) -> str:
-        return hashlib.sha256(token.encode()).hexdigest()[:32]
+    def key_of(claims: Mapping[str, Any]) -> str:
+        """One bucket per verified caller: its issuer and subject, whatever token it sends."""
+        caller = json.dumps([claims.get("iss"), claims.get("sub")], separators=(",", ":"))
+        return hashlib.sha256(caller.encode()).hexdigest()[:32]
 
-    def acquire(self, key: str) -> float:
-        """Take one request from `key`'s bucket: 0 when allowed, else seconds to wait."""
+    def acquire(self, key: str, cost: float = 1.0) -> float:
+        """Take `cost` requests from `key`'s bucket: 0 when allowed, else seconds to wait."""
         if self._rate <= 0:
             return 0.0
         now = self._clock()
@@ -53,10 +60,11 @@ class RateLimiter:
         self._buckets[key] = bucket
         while len(self._buckets) > self._max:
             self._buckets.popitem(last=False)
-        if bucket.tokens >= 1:
-            bucket.tokens -= 1
+        cost = min(cost, float(self._burst))  # a listing is never unaffordable
+        if bucket.tokens >= cost:
+            bucket.tokens -= cost
             return 0.0
-        return (1 - bucket.tokens) / self._rate
+        return (cost - bucket.tokens) / self._rate
 
     def retry_after(self, wait: float) -> str:
         return str(max(1, math.ceil(wait)))

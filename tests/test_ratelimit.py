@@ -35,3 +35,18 @@ def test_the_number_of_tracked_callers_is_bounded() -> None:
     for caller in ("a", "b", "c"):
         limiter.acquire(caller)
     assert limiter.acquire("a") == 0.0  # "a" was dropped as least recently used: fresh bucket
+
+
+def test_a_caller_is_its_issuer_and_subject_whatever_token_it_sends() -> None:
+    first = {"iss": "https://issuer.example", "sub": "ops", "jti": "1", "exp": 1}
+    second = {**first, "jti": "2", "exp": 2}
+    other_issuer = {**first, "iss": "https://other.example"}
+    assert RateLimiter.key_of(first) == RateLimiter.key_of(second)
+    assert RateLimiter.key_of(first) != RateLimiter.key_of(other_issuer)
+
+
+def test_a_listing_costs_one_request_per_object_it_reads() -> None:
+    clock = Clock()
+    limiter = RateLimiter(rate=1.0, burst=10, clock=clock)
+    assert limiter.acquire("a", 8) == 0.0
+    assert limiter.acquire("a", 5) == 3.0  # 2 left, 3 more to wait for

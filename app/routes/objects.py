@@ -14,7 +14,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from actors import ResidentError
 
 from ..bodies import parse_json, read_body
-from ..deps import CommandQuota, IndexDep, InputsDep, ObjectsDep, SettingsDep, TokenDep
+from ..deps import IndexDep, InputsDep, ObjectsDep, SettingsDep, TokenDep, take
 from ..errors import ApiError
 from ..schemas import (
     CommandResult,
@@ -29,6 +29,8 @@ router = APIRouter(prefix="/objects", tags=["objects"])
 
 # Letters, digits and `. _ : -`, starting and ending with a letter or digit: never `.`/`..`
 # (a path segment that would climb), always a valid Dapr actor id and scheduler job name.
+# A listing reads each object it shows (one actor call each): a bounded fan-out per request.
+MAX_LISTING = 100
 OBJECT_ID_PATTERN = r"^[A-Za-z0-9](?:[A-Za-z0-9._:\-]{0,198}[A-Za-z0-9])?$"
 ObjectId = Annotated[str, Path(min_length=1, max_length=200, pattern=OBJECT_ID_PATTERN)]
 CommandName = Annotated[str, Path(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_\-]+$")]
@@ -82,7 +84,6 @@ async def get_object(object_id: ObjectId, token: TokenDep, objects: ObjectsDep) 
     "/{object_id}/commands/{name}",
     response_model=CommandResult,
     summary="Run a command",
-    dependencies=[CommandQuota],
 )
 async def run_command(
     object_id: ObjectId,
@@ -118,15 +119,18 @@ async def get_lineage(
 
 @router.get("", response_model=ObjectList, summary="List the objects this host runs")
 async def list_objects(
+    request: Request,
     token: TokenDep,
     objects: ObjectsDep,
     index: IndexDep,
     prefix: Annotated[str, Query(max_length=200)] = "",
     after: Annotated[str, Query(max_length=200)] = "",
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    limit: Annotated[int, Query(ge=1, le=MAX_LISTING)] = 50,
 ) -> dict[str, Any]:
-    """Each listed object is shown only if its own policy lets the caller `read` it."""
+    """Each listed object is shown only if its own policy lets the caller `read` it; reading
+    each is an object call, charged to the caller's rate like any other."""
     ids = await index.list(prefix=prefix, after=after, limit=limit)
+    take(request, request.state.caller, cost=max(len(ids) - 1, 0))
 
     async def visible(object_id: str) -> dict[str, Any] | None:
         try:
