@@ -201,6 +201,7 @@ class ResidentObject(Actor, ResidentObjectInterface, Remindable):
             now=now,
             inputs=self._host.inputs,
         )
+        policy.check_caller(caller)
         if not policy.allows("read", caller, object_id=self.object_id, data=stored.data):
             raise ForbiddenError("the policy's `read` permission denies this caller")
         return stored, policy, now
@@ -230,6 +231,7 @@ class ResidentObject(Actor, ResidentObjectInterface, Remindable):
         stored = await turn.load_required()
         turn.ensure_active(stored)
         policy = turn.policy_of(stored)
+        policy.check_caller(caller)
         if not policy.allows("evaluate", caller, object_id=self.object_id, data=stored.data):
             raise ForbiddenError("the policy's `evaluate` permission denies this caller")
         return await turn.cycle(who=who_of(caller), forced=True)

@@ -91,6 +91,7 @@ async def export_object(
     stored = await turn.load_required()
     turn.ensure_active(stored)
     policy = turn.policy_of(stored)
+    policy.check_caller(caller)
     if not policy.allows("export", caller, object_id=turn.object_id, data=stored.data):
         raise ForbiddenError("the policy's `export` permission denies this caller")
     key = turn.host.host_key
@@ -174,6 +175,7 @@ async def import_object(turn: Turn, raw: Any, *, caller: Mapping[str, Any]) -> d
         inputs=host.inputs,
     )
     policy = bundle.policy
+    policy.check_caller(caller)
     if not policy.allows("amend", caller, object_id=turn.object_id, data=bundle.data):
         raise ForbiddenError("importing needs the bundled policy's `amend` permission")
     stored = await turn.store.load()

@@ -208,6 +208,7 @@ class Turn:
         stored = await self.store.load()
         who = who_of(caller)
         if stored is None:
+            new.check_caller(caller)
             if not new.allows("amend", caller, object_id=self.object_id, data=new.initial_data):
                 raise ForbiddenError("creating an object needs the new policy's `amend` permission")
             meta, data = Meta(created_at=iso(now)), new.initial_data
@@ -216,7 +217,9 @@ class Turn:
             outbox: list[dict[str, Any]] = []
         else:
             self.ensure_active(stored)
-            self.policy_of(stored).admits_successor(
+            current = self.policy_of(stored)
+            current.check_caller(caller)
+            current.admits_successor(
                 new, caller, object_id=self.object_id, data=stored.data, now=now
             )
             meta, data, entries, outbox = stored.meta, stored.data, [], stored.outbox
@@ -245,6 +248,7 @@ class Turn:
         stored = await self.load_required()
         self.ensure_active(stored)
         policy = self.policy_of(stored)
+        policy.check_caller(caller)
         if workflow_events and name in policy.workflow_events:
             return await workflow.event_command(self, stored, policy, name, params, caller=caller)
         decision, outbox = await self.stage_command(stored, policy, name, params, caller=caller)

@@ -35,9 +35,9 @@ def _read_json(path: str) -> Any:
         raise CliError(f"{path}: not JSON ({exc})") from exc
 
 
-def _jwks(path: Path, what: str) -> TrustStore:
+def _jwks(path: Path, what: str, *, hosts: bool = False) -> TrustStore:
     try:
-        return TrustStore.from_jwks(json.loads(path.read_text()))
+        return TrustStore.from_jwks(json.loads(path.read_text()), require_issuer=not hosts)
     except (OSError, ValueError) as exc:
         raise CliError(f"{what} {path}: cannot read a JWKS document ({exc})") from exc
 
@@ -80,7 +80,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     """Exit 0 only when every check passes; with --hosts an unlisted signer also fails."""
     trust_path = args.trust or os.environ.get("RESIDENT_TRUST") or ".resident/trust.jwks.json"
     trust = _jwks(Path(trust_path), "--trust")
-    hosts = _jwks(Path(args.hosts), "--hosts") if args.hosts else None
+    hosts = _jwks(Path(args.hosts), "--hosts", hosts=True) if args.hosts else None
     raw = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
     try:
         bundle = verify_bundle(

@@ -52,6 +52,7 @@ class Settings(BaseSettings):
     max_rules: int = _INPUTS.max_rules
     max_commands: int = _INPUTS.max_commands
     max_expression_chars: int = _INPUTS.max_expression_chars
+    max_comprehension_depth: int = _INPUTS.max_comprehension_depth
     log_level: str = "info"
     log_format: str = Field(default="json", description="json or text")
     subscriptions: str = Field(
@@ -93,7 +94,7 @@ class Settings(BaseSettings):
             raise SettingsError(
                 f"RESIDENT_TRUSTED_HOSTS={self.trusted_hosts}: cannot read a JWKS document ({exc})"
             ) from exc
-        return TrustStore.from_jwks(document)
+        return TrustStore.from_jwks(document, require_issuer=False)  # host keys sign bundles only
 
     def subscription_topics(self) -> list[tuple[str, str]]:
         """(pubsub, topic) pairs of RESIDENT_SUBSCRIPTIONS; a bare topic uses RESIDENT_PUBSUB."""
@@ -123,6 +124,7 @@ class Settings(BaseSettings):
             max_rules=self.max_rules,
             max_commands=self.max_commands,
             max_expression_chars=self.max_expression_chars,
+            max_comprehension_depth=self.max_comprehension_depth,
         )
 
     def load_limits(self) -> HostLimits:

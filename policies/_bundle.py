@@ -205,7 +205,7 @@ def _signer(bundle: Mapping[str, Any]) -> dict[str, Any]:
         raise InvalidHostSignature("bundle signature header lacks the signing host's jwk")
     token = f"{header_b64}.{_b64(_signed_bytes(bundle))}.{signature_b64}"
     try:
-        verify_compact(token, TrustStore.from_jwks({"keys": [jwk]}))
+        verify_compact(token, TrustStore.from_jwks({"keys": [jwk]}, require_issuer=False))
     except PolicyError as exc:
         raise InvalidHostSignature(
             f"host signature does not verify ({exc.code}): the bundle was altered after export"

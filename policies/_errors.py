@@ -36,15 +36,17 @@ class InvalidPolicy(PolicyError):
 
 
 class UnsignedPolicy(PolicyError):
-    """Not a compact JWS, or signed with a refused algorithm (none, HS*, anything but EdDSA,
-    ES256, RS256). Retry: no; sign the document with an accepted key."""
+    """Not a compact JWS, not typed as a policy (`typ` must be `resident-policy+jwt`: a caller
+    token is never a policy), or signed with a refused algorithm (none, HS*, anything but
+    EdDSA, ES256, RS256). Retry: no; sign the document with `sign_policy` and an accepted key."""
 
     code = "unsigned_policy"
 
 
 class UntrustedIssuer(PolicyError):
-    """The signing key (by `kid`) is not in the trust store, or the issuer does not own it.
-    Retry: only after the key is added to the trust store."""
+    """The signing key (by `kid`) is not in the trust store, is bound to no issuer, or the
+    document's `iss` is not the key's issuer. Retry: only after the key is added to the trust
+    store with the right `iss`."""
 
     code = "untrusted_issuer"
 
@@ -162,6 +164,17 @@ class InvalidConfig(PolicyError):
     symmetric "oct" keys). Retry: no; fix the configuration."""
 
     code = "invalid_config"
+
+
+class UnboundKey(InvalidConfig):
+    """A trust-file key names no issuer (its JWK lacks a non-empty string `"iss"`): such a key
+    could sign policies and tokens for any issuer. Retry: no; add the `iss` the key signs as.
+    `kid` names the key."""
+
+    kid: str
+
+    def __init__(self, message: str, *, kid: str) -> None:
+        super().__init__(message, kid=kid)
 
 
 class InvalidBundle(PolicyError):

@@ -31,9 +31,20 @@ from ._flowcheck import yaml_keys
 from ._inputs import InputLimits
 from ._model import parse_document
 from ._policy import Policy, utc_now
-from ._signing import POLICY_TYP, SigningKey, TrustStore, sign_compact, verify_compact
+from ._signing import (
+    POLICY_TYP,
+    SigningKey,
+    TrustStore,
+    _short,
+    issuer_of,
+    sign_compact,
+    verify_compact,
+)
 
 CACHE_SIZE = 256
+# Policies come from callers too (create, amend, import): bound the cache by bytes of signed
+# policy as well (the compiled form is a small multiple of it).
+CACHE_BYTES = 32 * 1024 * 1024
 DEFAULT_INPUTS = InputLimits()
 EXAMPLES = Path(__file__).resolve().parent / "examples"
 
@@ -45,6 +56,11 @@ def clear_policy_cache() -> None:
     """Forget every compiled policy (tests and cold-load benchmarks)."""
     with _lock:
         _cache.clear()
+
+
+def cache_bytes() -> int:
+    """Bytes of signed policy the compiled-policy cache holds (call with `_lock` held)."""
+    return sum(len(policy.jws) for policy in _cache.values())
 
 
 def read_document(text: str | bytes) -> dict[str, Any]:
@@ -130,7 +146,7 @@ def load_policy(
         policy = _build(token, digest, trust, inputs)
         with _lock:
             _cache[key] = policy
-            while len(_cache) > CACHE_SIZE:
+            while len(_cache) > 1 and (len(_cache) > CACHE_SIZE or cache_bytes() > CACHE_BYTES):
                 _cache.popitem(last=False)
     _check_time(policy, utc_now(now))
     if object_id is not None:
@@ -160,6 +176,12 @@ def _as_text(jws: Any, limit: int) -> str:
 
 def _build(token: str, digest: str, trust: TrustStore, inputs: InputLimits) -> Policy:
     verified = verify_compact(token, trust)
+    if verified.header.get("typ") != POLICY_TYP:
+        raise UnsignedPolicy(
+            f"not a signed policy: typ {_short(verified.header.get('typ'))} is not {POLICY_TYP!r} "
+            "(a caller token is never a policy); sign the document with sign_policy"
+        )
+    issuer_of(verified)  # verify_compact matched `iss` to the key's issuer; there must be one
     inputs.check_depth(verified.payload, what="policy document", envelope=True)
     document = parse_document(verified.payload)
     inputs.check_document(document)

@@ -198,6 +198,10 @@ class PolicyDocument(_Frozen):
     version: Annotated[StrictInt, Field(ge=1)]
     objects: tuple[Annotated[StrictStr, Field(min_length=1)], ...] = Field(min_length=1)
     successors: tuple[StrictStr, ...] | None = None
+    # Issuers whose caller tokens the object accepts; None means the policy's own `iss`.
+    callers: (
+        Annotated[tuple[Annotated[StrictStr, Field(min_length=1)], ...], Field(min_length=1)] | None
+    ) = None
     data: dict[str, Any] = Field(default_factory=dict)
     schema_: dict[str, Any] | None = Field(default=None, alias="schema")
     evaluation: Evaluation = Field(default_factory=Evaluation)

@@ -28,6 +28,7 @@ from ._workflow import (
     Engine,
     WorkflowOutcome,
     WorkflowStatus,
+    event_params,
     handle_event,
     handle_timeouts,
     next_due,
@@ -79,6 +80,26 @@ class Policy:
     @property
     def issuer(self) -> str:
         return self.document.iss
+
+    @property
+    def callers(self) -> tuple[str, ...]:
+        """The issuers whose caller tokens this policy hears: `callers`, else its own `iss`."""
+        return self.document.callers or (self.document.iss,)
+
+    def accepts_caller(self, caller: object) -> bool:
+        """Whether `caller`'s claims come from one of `callers` (checked before any CEL: a
+        permission need not mention the issuer, and every trusted issuer's tokens verify)."""
+        return isinstance(caller, Mapping) and any(caller.get("iss") == i for i in self.callers)
+
+    def check_caller(self, caller: object) -> None:
+        """Raise `Forbidden` (reason "callers") unless `accepts_caller(caller)`."""
+        if not self.accepts_caller(caller):
+            iss = caller.get("iss") if isinstance(caller, Mapping) else None
+            raise Forbidden(
+                f"policy {self.id!r} accepts callers only from {', '.join(map(repr, self.callers))}"
+                f"; this token is from {iss!r}: use a token from one of those issuers",
+                reason="callers",
+            )
 
     @property
     def claims(self) -> dict[str, int | None]:
@@ -334,7 +355,8 @@ class Policy:
         """Handle event `name`; guards see `params`, `caller` and `event` (a pub/sub
         message). `refused` says why no transition took it (terminal, wrong state, guard)."""
         engine = self._engine(status, object_id=object_id, now=now, limits=limits)
-        engine.caller, engine.params = _check_caller(caller), dict(params)
+        engine.caller = _check_caller(caller)
+        engine.params = event_params(self._compiled, name, params)
         engine.event = dict(message or {})
         return handle_event(engine, _check_data(data), status, name)
 

@@ -7,6 +7,8 @@ when every top-level key is valid on its own and the required keys are present, 
 is checked on the keys it changed plus `required`. Any other schema is validated whole.
 Consequence worth knowing: with the fast path, a block is never blamed for an invalid key
 it did not touch (which could only come from outside the engine).
+
+Regular expressions (`pattern`, `patternProperties`) run on RE2, in linear time (`_regex`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from jsonschema.exceptions import SchemaError
 from jsonschema.protocols import Validator
 
 from ._errors import InvalidPolicy
+from ._regex import Patterns
 
 _LOCAL_KEYWORDS = frozenset(
     {
@@ -52,6 +55,7 @@ class SchemaCheck:
             cls.check_schema(schema)
         except SchemaError as exc:
             raise InvalidPolicy(f"schema: not a valid JSON Schema: {exc.message}") from exc
+        cls = Patterns(schema).validator_class(cls)  # regexes on RE2, refused here if it cannot
         self._whole: Validator = cls(schema)
         self._keys: dict[str, Validator | None] | None = None
         self._other: Validator | None = None

@@ -25,6 +25,7 @@ from ._errors import (
     InvalidPolicy,
     InvalidSignature,
     TooDeep,
+    UnboundKey,
     UnsignedPolicy,
     UntrustedIssuer,
 )
@@ -153,14 +154,18 @@ class TrustStore:
         self.fingerprint = hashlib.sha256(canonical).hexdigest()
 
     @classmethod
-    def from_jwks(cls, doc: Mapping[str, Any]) -> TrustStore:
-        """Build from `{"keys": [jwk, ...]}`; refuses symmetric, private or duplicate keys."""
+    def from_jwks(cls, doc: Mapping[str, Any], *, require_issuer: bool = True) -> TrustStore:
+        """Build from `{"keys": [jwk, ...]}`; refuses symmetric, private or duplicate keys.
+
+        Each key of an issuer trust file must carry the one issuer it signs for (`"iss"`, else
+        `UnboundKey`). `require_issuer=False` is for host keys, which sign bundles only: such
+        a store cannot verify a policy or a token."""
         keys = doc.get("keys") if isinstance(doc, Mapping) else None
         if not isinstance(keys, list):
             raise InvalidConfig('a JWKS document is an object with a "keys" list')
         trusted: dict[str, _Trusted] = {}
         for index, jwk in enumerate(keys):
-            entry = _load_jwk(jwk, index)
+            entry = _load_jwk(jwk, index, require_issuer=require_issuer)
             if entry.jwk["kid"] in trusted:
                 raise InvalidConfig(f"JWKS key {index}: kid {entry.jwk['kid']!r} is repeated")
             trusted[entry.jwk["kid"]] = entry
@@ -188,7 +193,7 @@ def _kid(entry: _Trusted) -> str:
     return str(entry.jwk["kid"])
 
 
-def _load_jwk(jwk: Any, index: int) -> _Trusted:
+def _load_jwk(jwk: Any, index: int, *, require_issuer: bool) -> _Trusted:
     if not isinstance(jwk, Mapping):
         raise InvalidConfig(f"JWKS key {index} is not an object")
     alg = _algorithm_for(jwk)
@@ -197,8 +202,14 @@ def _load_jwk(jwk: Any, index: int) -> _Trusted:
     kid, issuer = jwk.get("kid"), jwk.get("iss")
     if not isinstance(kid, str) or not kid:
         raise InvalidConfig(f'JWKS key {index} needs a non-empty string "kid"')
-    if issuer is not None and not isinstance(issuer, str):
-        raise InvalidConfig(f'JWKS key {kid!r}: "iss" must be a string')
+    if issuer is not None and (not isinstance(issuer, str) or not issuer):
+        raise UnboundKey(f'JWKS key {kid!r}: "iss" must be one issuer, a non-empty string', kid=kid)
+    if require_issuer and issuer is None:
+        raise UnboundKey(
+            f'JWKS key {kid!r} names no issuer: add the "iss" it signs as (`resident keygen '
+            "NAME --issuer ISS` writes it); a key bound to no issuer could sign for any",
+            kid=kid,
+        )
     if jwk.get("use", "sig") != "sig":
         raise InvalidConfig(f"JWKS key {kid!r}: use must be 'sig'")
     try:
@@ -264,6 +275,18 @@ def verify_compact(token: str, trust: TrustStore) -> Verified:
             f"iss {_short(payload.get('iss'))} does not match key {kid!r}'s issuer {entry.issuer!r}"
         )
     return Verified(header=header, payload=payload, issuer=entry.issuer)
+
+
+def issuer_of(verified: Verified) -> str:
+    """The issuer a verified policy or token speaks for: its key's, which its `iss` matches.
+
+    A key bound to no issuer (a host key) never vouches for a policy or a token."""
+    if not verified.issuer:
+        raise UntrustedIssuer(
+            f"signing key kid={_short(verified.header.get('kid'))} is bound to no issuer; "
+            'only trust-file keys with an "iss" sign policies and tokens'
+        )
+    return verified.issuer
 
 
 def _reject_constant(name: str) -> Any:

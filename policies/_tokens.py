@@ -13,7 +13,7 @@ from typing import Any
 
 from ._errors import PolicyError, TokenError
 from ._policy import utc_now
-from ._signing import POLICY_TYP, SigningKey, TrustStore, sign_compact, verify_compact
+from ._signing import POLICY_TYP, SigningKey, TrustStore, issuer_of, sign_compact, verify_compact
 
 DEFAULT_MAX_TOKEN_BYTES = 8192
 # A stolen token is good until it expires: hosts cap how long that can be.
@@ -47,14 +47,17 @@ def verify_token(
 ) -> dict[str, Any]:
     """The verified claims of `token`, or `TokenError` saying which check failed.
 
-    Besides signature, `exp`, `nbf` and audience: `iat` may not be in the future, and a token
-    may not live longer than `max_lifetime` (from its `iat`, or from now when it has none)."""
+    The token's `iss` must be its key's issuer (each trusted key has exactly one), and a signed
+    policy is never a token. Besides signature, `exp`, `nbf` and audience: `iat` may not be in
+    the future, and a token may not live longer than `max_lifetime` (from its `iat`, or from
+    now when it has none)."""
     if not isinstance(token, str) or not token.isascii():
         raise TokenError("token must be an ASCII compact JWS string")
     if len(token) > max_bytes:
         raise TokenError(f"token is larger than {max_bytes} bytes")
     try:
         verified = verify_compact(token, trust)
+        issuer_of(verified)  # `iss` is the key's issuer: no key speaks for two
     except PolicyError as exc:
         raise TokenError(f"token rejected: {exc.message}") from exc
     if verified.header.get("typ") == POLICY_TYP:

@@ -19,11 +19,12 @@ from typing import Any
 from ._cel import CelRuntimeError
 from ._compile import Compiled
 from ._decision import Decision
-from ._errors import Forbidden
+from ._errors import Forbidden, InvalidParams
 from ._evaluate import Run, make_scope
 from ._flowcheck import CompiledWorkflow, Edge
-from ._json import rfc3339
+from ._json import NotJson, rfc3339, to_json
 from ._limits import HostLimits, topic_key
+from ._params import check_params
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,6 +270,30 @@ def subscribed_event(
         f"no subscription to {key!r} admits this message for object {object_id!r}",
         reason="subscribe",
     )
+
+
+def event_params(compiled: Compiled, name: str, params: Any) -> dict[str, Any]:
+    """Event params checked as a command's are (`InvalidParams`), before a guard sees them:
+    against the declared params of the command of the same name when there is one, else as
+    a JSON object."""
+    block = compiled.commands.get(name)
+    if block is not None:
+        return check_params(name, block.params, params)
+    if not isinstance(params, Mapping):
+        raise InvalidParams(
+            f"event {name!r}: params must be an object, got {type(params).__name__}", param=None
+        )
+    checked: dict[str, Any] = {}
+    for key, value in params.items():
+        try:
+            if not isinstance(key, str):
+                raise NotJson(f"key {key!r} is not a string")
+            checked[key] = to_json(value)
+        except NotJson as exc:
+            raise InvalidParams(
+                f"event {name!r}: param {key!r} is not JSON: {exc}", param=str(key)
+            ) from exc
+    return checked
 
 
 def _blocked_reason(step: WorkflowStep) -> str:

@@ -74,7 +74,7 @@ def _flip(text: str, at: int) -> str:
 def test_a_fresh_bundle_verifies_and_reports_its_signer(
     bundle: dict[str, Any], trust: TrustStore
 ) -> None:
-    hosts = TrustStore.from_jwks({"keys": [HOST_KEY.public_jwk]})
+    hosts = TrustStore.from_jwks({"keys": [HOST_KEY.public_jwk]}, require_issuer=False)
     verified = verify_bundle(json.dumps(bundle), trust, now=NOW, trusted_hosts=hosts)
     assert bundle["format"] == BUNDLE_FORMAT
     assert (verified.object_id, verified.from_host, verified.host_trusted) == (
@@ -163,7 +163,9 @@ def test_a_substituted_policy_is_refused(
 def test_untrusted_host_is_refused_only_when_required(
     bundle: dict[str, Any], trust: TrustStore
 ) -> None:
-    others = TrustStore.from_jwks({"keys": [generate_key(kid="h2").public_jwk]})
+    others = TrustStore.from_jwks(
+        {"keys": [generate_key(kid="h2").public_jwk]}, require_issuer=False
+    )
     assert verify_bundle(bundle, trust, now=NOW, trusted_hosts=others).host_trusted is False
     assert _code(bundle, trust, trusted_hosts=others, require_trusted_host=True) == (
         "untrusted_host"

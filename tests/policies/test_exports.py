@@ -49,6 +49,7 @@ EXPECTED = {
     "SigningKey",
     "TokenError",
     "TrustStore",
+    "UnboundKey",
     "UnknownCommand",
     "UnsignedPolicy",
     "UntrustedIssuer",
@@ -89,6 +90,7 @@ CODES = {
     "LineageError": "lineage_broken",
     "InvalidData": "invalid_data",
     "InvalidConfig": "invalid_config",
+    "UnboundKey": "invalid_config",  # an InvalidConfig that names the key (`kid`)
     "InvalidBundle": "invalid_bundle",
     "BundleTooLarge": "bundle_too_large",
     "DataMismatch": "data_mismatch",

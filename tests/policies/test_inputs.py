@@ -66,6 +66,7 @@ def test_defaults_are_the_documented_ones() -> None:
         "max_rules": 256,
         "max_commands": 128,
         "max_expression_chars": 4096,
+        "max_comprehension_depth": 2,
     }
 
 

@@ -14,6 +14,7 @@ from policies import (
     SigningKey,
     TokenError,
     TrustStore,
+    UnboundKey,
     example_document,
     generate_key,
     sign_policy,
@@ -69,10 +70,12 @@ def test_iss_must_be_the_keys_issuer(key: SigningKey, trust: TrustStore) -> None
     rejected(sign_token(claims(iss="https://evil"), key), trust, "does not match key 'k1'")
 
 
-def test_key_without_issuer_accepts_any_iss() -> None:
+def test_a_key_without_issuer_is_not_trusted_to_speak_for_any() -> None:
     plain = generate_key(kid="p")
-    trust = TrustStore.from_jwks({"keys": [plain.public_jwk]})
-    assert verify_token(sign_token(claims(iss="x"), plain), trust, now=NOW)["iss"] == "x"
+    with pytest.raises(UnboundKey, match="'p' names no issuer"):
+        TrustStore.from_jwks({"keys": [plain.public_jwk]})
+    hosts = TrustStore.from_jwks({"keys": [plain.public_jwk]}, require_issuer=False)
+    rejected(sign_token(claims(iss="x"), plain), hosts, "bound to no issuer")
 
 
 def test_refused_algorithms_and_keys(key: SigningKey, trust: TrustStore) -> None:
