@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from policies import (
+    InvalidBundle,
     Policy,
     VerifiedBundle,
     build_bundle,
@@ -25,6 +26,7 @@ from policies import (
     verify_bundle,
 )
 
+from . import _workflow as workflow
 from ._auth import who_of
 from ._errors import BadRequestError, EffectsPendingError, ForbiddenError, ObjectError
 from ._sidecar import SidecarError
@@ -112,6 +114,8 @@ async def export_object(
         "to": request.destination,
         "cycles": meta.cycles,
     }
+    if meta.workflow is not None:  # travels in the chained entry: the bundle vouches for it
+        extra["workflow"] = meta.workflow
     who = who_of(caller)
     entry = _chain(
         turn,
@@ -182,10 +186,12 @@ async def import_object(turn: Turn, raw: Any, *, caller: Mapping[str, Any]) -> d
     local_seq = stored.meta.seq if stored else 0
     check_extends(bundle.lineage, seq=local_seq, head=stored.meta.head if stored else None)
     meta, entries = _resumed_meta(stored, bundle, now), bundle.lineage[local_seq:]
+    meta.workflow = bundled_workflow(bundle)
     entries.append(_import_entry(turn, meta, bundle, caller=caller))
     period = policy.effective_period(host.limits)
     await turn.reminders.register_reminder(REMINDER, b"", due_time=period, period=period)
-    meta.reminder_period_s = period.total_seconds()
+    meta.reminder_period_s, meta.reminder_due_at = period.total_seconds(), None
+    await workflow.schedule_due(turn, policy, meta, now)  # a pending timeout keeps its time
     await turn.store.stage(meta=meta, policy_jws=policy.jws, data=bundle.data, entries=entries)
     await turn.store.commit()
     final = StoredObject(
@@ -197,6 +203,32 @@ async def import_object(turn: Turn, raw: Any, *, caller: Mapping[str, Any]) -> d
         "from_host": bundle.from_host,
         "host_trusted": bundle.host_trusted,
     }
+
+
+def bundled_workflow(bundle: VerifiedBundle) -> dict[str, Any] | None:
+    """The workflow state the export entry carried, checked against the bundled policy.
+
+    A moved workflow resumes exactly where it was: its state, when it entered it (so a pending
+    `after:` timeout keeps its due time) and its history. Never the receiving host's own stale
+    copy from an earlier stay, and never a fresh start (a paid order paid again)."""
+    policy = bundle.policy
+    extra = bundle.last.get("extra")
+    raw = extra.get("workflow") if isinstance(extra, dict) else None
+    if not policy.has_workflow:
+        return None
+    if not isinstance(raw, dict) or raw.get("state") not in policy.workflow_states:
+        raise InvalidBundle(
+            "the bundle's export entry does not carry a workflow state of its policy; "
+            "export it again from a host that records it"
+        )
+    try:
+        datetime.fromisoformat(str(raw.get("entered_at")).replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise InvalidBundle("the bundled workflow state has no valid `entered_at`") from exc
+    history = raw.get("history", [])
+    if not isinstance(history, list):
+        raise InvalidBundle("the bundled workflow history must be a list")
+    return dict(raw)
 
 
 def _resumed_meta(stored: StoredObject | None, bundle: VerifiedBundle, now: datetime) -> Meta:

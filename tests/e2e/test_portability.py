@@ -309,3 +309,66 @@ def test_a_host_requiring_trusted_hosts_imports_only_their_bundles(
         assert d.call("GET", "/objects/roamer-from-b", ops).status_code == 404
         assert from_a.status_code == 201, from_a.text
         assert from_a.json()["host_trusted"] is True
+
+
+FLOW: dict[str, Any] = {
+    "id": "flow",
+    "version": 1,
+    "objects": ["flow-*"],
+    "data": {"step": "draft", "entered": 0},
+    "evaluation": {"every": "1s", "on_change": False},
+    "capabilities": {"write": ["step", "entered"]},
+    "permissions": {
+        "read": "'viewer' in caller.roles",
+        "amend": "caller.sub == 'ops'",
+        "export": "caller.sub == 'ops'",
+        "event": "caller.sub == 'ops'",
+    },
+    "workflow": {
+        "initial": "draft",
+        "states": {
+            "draft": {
+                "on_enter": [{"set": {"entered": "data.entered + 1"}}],
+                "transitions": [{"to": "approved", "on": "approve"}],
+            },
+            "approved": {
+                "on_enter": [{"set": {"step": "'approved'"}}],
+                "transitions": [{"to": "done", "on": "finish"}],
+            },
+            "done": {"terminal": True},
+        },
+    },
+}
+
+
+def move(source: ResidentHost, target: ResidentHost, object_id: str, ops: str) -> None:
+    bundle = export(source, object_id, ops, move="true", destination=target.app_url)
+    imported = import_(target, bundle, ops)
+    assert imported.status_code in {200, 201}, imported.text
+
+
+def test_a_moved_workflow_resumes_where_it_was_and_back(
+    hosts: Hosts, issuer: Issuer, ops: str
+) -> None:
+    """The workflow state travels in the bundle: the receiving host neither starts it over
+    (its on_enter would run again: a paid order paid twice) nor, on a move back, resumes the
+    stale state it had before."""
+    a, b = hosts["a"], hosts["b"]
+    viewer = issuer.token("ops", "ops", "viewer")
+    assert a.put_policy("flow-1", issuer.sign(FLOW), ops).status_code == 201
+    assert a.command("flow-1", "approve", ops).status_code == 200
+    assert a.show("flow-1", viewer)["workflow"]["state"] == "approved"
+
+    move(a, b, "flow-1", ops)
+    eventually(lambda: b.show("flow-1", viewer)["cycles"] >= 2, timeout=10)  # b's fires ran
+    on_b = b.show("flow-1", viewer)
+    assert on_b["workflow"]["state"] == "approved"
+    assert on_b["data"] == {"step": "approved", "entered": 1}  # draft's on_enter ran once
+    assert b.command("flow-1", "finish", ops).status_code == 200
+
+    move(b, a, "flow-1", ops)
+    eventually(lambda: a.show("flow-1", viewer)["cycles"] >= 1, timeout=10)
+    back = a.show("flow-1", viewer)
+    assert back["workflow"]["state"] == "done"  # not a's stale "approved"
+    assert back["data"] == {"step": "approved", "entered": 1}
+    verify_lineage(a.entries("flow-1", viewer), data=back["data"])
