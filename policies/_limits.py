@@ -81,6 +81,14 @@ class HostLimits(BaseModel):
         """Build from YAML/JSON settings; bad input raises `InvalidConfig`."""
         if not isinstance(settings, Mapping) or not all(isinstance(k, str) for k in settings):
             raise InvalidConfig("host limits must be a mapping with string keys")
+        for key in ("publish", "bindings", "services"):
+            # YAML's `publish:` with nothing after it is null, which would mean "no limit":
+            # an operator who wrote the key meant a list. `[]` is nothing; leave it out for any.
+            if key in settings and settings[key] is None:
+                raise InvalidConfig(
+                    f"host limits: `{key}` is empty (null); write `{key}: []` to allow "
+                    "nothing, or leave the key out to allow what policies ask"
+                )
         return cls(**settings)
 
     def allows_topic(self, key: str) -> bool:

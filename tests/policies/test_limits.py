@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -154,3 +155,16 @@ def test_examples_use_policy_and_host_together(make: Make) -> None:
     )
     p = make(doc)
     assert p.evaluate({}, object_id="obj-1", now=NOW, limits=HostLimits(publish=["alerts"])).effects
+
+
+@pytest.mark.parametrize("key", ["publish", "bindings", "services"])
+def test_an_empty_allow_list_means_nothing_never_anything(key: str) -> None:
+    with pytest.raises(InvalidConfig, match=f"`{key}` is empty"):
+        HostLimits.from_mapping(yaml.safe_load(f"{key}:\n"))  # YAML null: refused, not "any"
+    nothing = HostLimits.from_mapping(yaml.safe_load(f"{key}: []\n"))
+    allowed = {
+        "publish": nothing.allows_topic("pubsub/alerts"),
+        "bindings": nothing.allows_binding("mailer"),
+        "services": nothing.allows_service("billing/refund"),
+    }
+    assert allowed == {k: k != key for k in allowed}
