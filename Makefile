@@ -9,6 +9,7 @@ SIDECAR_PORT   ?= 3500
 PLACEMENT_PORT ?= 50005
 SCHEDULER_PORT ?= 50006
 REDIS_PORT     ?= 6379
+REPLICAS       ?= 1
 
 DAPR_BIN       := .dapr/bin
 DAPR_STAMP     := $(DAPR_BIN)/.built
@@ -70,7 +71,8 @@ run: setup
 # would start them, then daprd with components/ and both API tokens, then `resident dev`.
 run-dapr: setup dapr redis
 	$(PY) -m tests.realdapr --port $(PORT) --dapr-http-port $(SIDECAR_PORT) \
-	  --placement-port $(PLACEMENT_PORT) --scheduler-port $(SCHEDULER_PORT) --redis-port $(REDIS_PORT)
+	  --placement-port $(PLACEMENT_PORT) --scheduler-port $(SCHEDULER_PORT) --redis-port $(REDIS_PORT) \
+	  --replicas $(REPLICAS)
 
 clean:
 	rm -rf $(VENV) .resident .mypy_cache .pytest_cache .ruff_cache

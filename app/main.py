@@ -37,7 +37,7 @@ log = logging.getLogger("resident.app")
 
 
 def host_config(settings: Settings) -> HostConfig:
-    host_key = ensure_host_key(settings.host_key_path)
+    host_key = ensure_host_key(settings.host_key_path, generate=settings.generate_host_key)
     return HostConfig(
         trust=settings.load_trust(),
         limits=settings.load_limits(),

@@ -85,6 +85,7 @@ def serve(options: ServeOptions) -> int:
     """Run until interrupted; returns the process exit code."""
     sidecar = None if "DAPR_HTTP_PORT" in os.environ else start_embedded_sidecar(options)
     os.environ.setdefault("RESIDENT_HOME", str(options.home))
+    os.environ.setdefault("RESIDENT_GENERATE_HOST_KEY", "true")  # a laptop host: one replica
     os.environ.setdefault("RESIDENT_TRUST", str(options.home / "trust.jwks.json"))
     try:
         uvicorn.run(

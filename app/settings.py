@@ -62,6 +62,10 @@ class Settings(BaseSettings):
     )
     command_rate: float = Field(default=200.0, description="commands/s per caller; 0 = no limit")
     command_burst: int = 400
+    generate_host_key: bool = Field(
+        default=False,
+        description="create the host key at start-up when absent (development: one replica)",
+    )
     host_key: Path | None = Field(
         default=None, description="PEM private key signing this host's bundles; <home>/host-key.pem"
     )

@@ -215,9 +215,10 @@ def _reuse_or_start_redis(control: ControlPlane) -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    """Redis, placement and scheduler where `dapr init` puts them, daprd with components/ and
-    both API tokens, then `resident dev` (the same dev key, token and hints as `make run`)."""
-    from tests.contract.pair import SidecarPair
+    """Redis, placement and scheduler where `dapr init` puts them, then for each replica daprd
+    with components/ and both API tokens and the app (the first one `resident dev`: the same
+    dev key, token and hints as `make run`), all sharing the app id and one host key."""
+    from app.hostkey import ensure_host_key
 
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="resident-dapr-"))
     control = ControlPlane(
@@ -227,32 +228,21 @@ def _serve(args: argparse.Namespace) -> int:
         placement_port=args.placement_port,
         scheduler_port=args.scheduler_port,
     )
-    tokens = {"DAPR_API_TOKEN": secrets.token_hex(16), "APP_API_TOKEN": secrets.token_hex(16)}
-    pair = SidecarPair(
-        "app.main:app",
-        workdir / "daprd",
-        app_id="resident",
-        resources_path=ROOT / "components",
-        sidecar=Daprd(control),
-        sidecar_env=tokens,
-    )
-    pair.app_port, pair.dapr_port = args.port, args.dapr_http_port
-    app: subprocess.Popen[bytes] | None = None
+    home = Path(os.environ.get("RESIDENT_HOME", ROOT / ".resident"))
+    ensure_host_key(home / "host-key.pem", generate=True)  # one identity for every replica
+    replicas: list[tuple[SidecarPair, subprocess.Popen[bytes]]] = []
     try:
         control.workdir.mkdir(parents=True, exist_ok=True)
         _reuse_or_start_redis(control)
         control.start_placement()
         control.start_scheduler()
-        pair.workdir.mkdir(parents=True, exist_ok=True)
-        pair.start_sidecar()
-        env = {**os.environ, **tokens, "DAPR_HTTP_PORT": str(pair.dapr_port)}
-        env["RESIDENT_HOST_ID"] = args.host_id
-        resident = str(Path(sys.executable).with_name("resident"))
-        argv = [resident, "dev", "--port", str(pair.app_port)]
-        app = subprocess.Popen(argv, env=env, cwd=ROOT, start_new_session=True)
-        pair.wait_ready(timeout=60)
+        for n in range(args.replicas):
+            replicas.append(_start_replica(args, n, control, workdir, home))
+        for pair, _ in replicas:
+            pair.wait_ready(timeout=60)
+        apps = ", ".join(pair.app_url for pair, _ in replicas)
         print(
-            f"\nOn real daprd {DAPR_BIN / 'daprd'} (:{pair.dapr_port}); Redis "
+            f"\nOn real daprd {DAPR_BIN / 'daprd'}: app(s) {apps}; Redis "
             f"{control.redis_address}, placement :{control.placement_port}, scheduler "
             f":{control.scheduler_port}; logs in {workdir}. Ctrl-C stops all.",
             flush=True,
@@ -262,13 +252,39 @@ def _serve(args: argparse.Namespace) -> int:
             while True:
                 time.sleep(3600)
     finally:
-        if app is not None and app.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(app.pid, signal.SIGTERM)
-            app.wait(timeout=15)
-        pair.stop()
+        for pair, app in reversed(replicas):
+            if app.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(app.pid, signal.SIGTERM)
+                app.wait(timeout=15)
+            pair.stop()
         control.stop()
     return 0
+
+
+def _start_replica(
+    args: argparse.Namespace, n: int, control: ControlPlane, workdir: Path, home: Path
+) -> tuple[SidecarPair, subprocess.Popen[bytes]]:
+    from tests.contract.pair import SidecarPair
+
+    tokens = {"DAPR_API_TOKEN": secrets.token_hex(16), "APP_API_TOKEN": secrets.token_hex(16)}
+    pair = SidecarPair(
+        "app.main:app",
+        workdir / f"replica-{n}",
+        app_id="resident",
+        resources_path=ROOT / "components",
+        sidecar=Daprd(control),
+        sidecar_env=tokens,
+    )
+    pair.app_port, pair.dapr_port = args.port + n, args.dapr_http_port + n
+    pair.workdir.mkdir(parents=True, exist_ok=True)
+    pair.start_sidecar()
+    env = {**os.environ, **tokens, "DAPR_HTTP_PORT": str(pair.dapr_port)}
+    env.update(RESIDENT_HOST_ID=args.host_id, RESIDENT_HOME=str(home))
+    resident = str(Path(sys.executable).with_name("resident"))
+    argv = [resident, "dev" if n == 0 else "serve", "--port", str(pair.app_port)]
+    app = subprocess.Popen(argv, env=env, cwd=ROOT, start_new_session=True)
+    return pair, app
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -279,6 +295,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--placement-port", type=int, default=50005)
     parser.add_argument("--scheduler-port", type=int, default=50006)
     parser.add_argument("--host-id", default="resident-local")
+    parser.add_argument("--replicas", type=int, default=1, help="app + daprd pairs, one app id")
     parser.add_argument("--workdir", help="where logs and data go (default: a temp folder)")
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, _interrupt)

@@ -43,3 +43,14 @@ def test_a_dev_key_is_owner_only_even_over_a_wider_file_or_a_symlink(tmp_path: P
     assert elsewhere.read_text() == "not a key"
     assert not (keys / "ops.pem").is_symlink()
     assert (keys / "ops.pem").stat().st_mode & 0o777 == 0o600
+
+
+def test_a_host_key_is_generated_only_when_asked(tmp_path: Path) -> None:
+    from app.hostkey import MissingHostKey, ensure_host_key
+
+    path = tmp_path / "host-key.pem"
+    with pytest.raises(MissingHostKey, match="RESIDENT_HOST_KEY"):
+        ensure_host_key(path)  # replicas must share one key: none is made up silently
+    assert not path.exists()
+    made = ensure_host_key(path, generate=True)
+    assert ensure_host_key(path).public_jwk == made.public_jwk  # every replica reads the same

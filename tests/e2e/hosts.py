@@ -72,6 +72,7 @@ class ResidentHost(SidecarPair):
             "RESIDENT_TRUST": str(trust),
             "RESIDENT_HOME": str(workdir),
             "RESIDENT_HOST_ID": host_id,
+            "RESIDENT_GENERATE_HOST_KEY": "true",
             "APP_API_TOKEN": app_token,
         }
         if limits is not None:
