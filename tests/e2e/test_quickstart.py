@@ -108,8 +108,8 @@ def test_resident_serve_outside_the_repository_is_ready_and_serves(tmp_path: Pat
     server.start()
     try:
         wait_http(f"http://127.0.0.1:{port}/healthz", timeout=60, proc=server)
-        ready = eventually(lambda: httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=5))
-        assert ready.status_code == 200, ready.text
+        readyz = f"http://127.0.0.1:{port}/readyz"
+        eventually(lambda: httpx.get(readyz, timeout=5).status_code == 200, timeout=30)
         token = printed(server, "RESIDENT_TOKEN")
         policy = ROOT / "policies" / "examples" / "thermostat.yaml"
         put = subprocess.run(
@@ -129,8 +129,8 @@ def test_resident_serve_outside_the_repository_is_ready_and_serves(tmp_path: Pat
         assert sidecar, "the embedded localdapr is running"
         for proc in sidecar:
             os.kill(int(proc.name), 9)
-        gone = eventually(lambda: httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=5))
-        assert gone.status_code == 503, gone.text
+        eventually(lambda: httpx.get(readyz, timeout=5).status_code == 503, timeout=15)
+        gone = httpx.get(readyz, timeout=5)
         assert gone.headers["content-type"].startswith("application/problem+json")
     finally:
         server.stop()
