@@ -1,5 +1,6 @@
 """The generic `ResidentObject` Dapr actor: wires policy decisions to Dapr, nothing more."""
 
+from ._activations import forget_activations
 from ._client import ResidentObjectClient
 from ._delivery import MARK_FIELD, delivery_key, mark
 from ._errors import (
@@ -45,6 +46,7 @@ __all__ = [
     "SystemClock",
     "actor_factory",
     "delivery_key",
+    "forget_activations",
     "mark",
     "register_resident_object",
     "remember_trace",

@@ -25,7 +25,7 @@ from dapr.actor.runtime.runtime import ActorRuntime
 from dapr.clients.exceptions import ERROR_CODE_UNKNOWN, DaprInternalError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from actors import turn_lock
+from actors import forget_activations, turn_lock
 
 REENTRANCY_HEADER = b"dapr-reentrancy-id"
 JSON_UTF8 = b"application/json; utf-8"
@@ -37,8 +37,11 @@ class ActorFastPath:
     def __init__(self, app: ASGIApp, *, actor_types: frozenset[str]) -> None:
         self._app = app
         self._types = actor_types
+        self._sidecar_seen = False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == "/dapr/config":
+            await self._on_sidecar_start()
         deactivated = self._deactivation(scope)
         if deactivated is not None:
             async with turn_lock(deactivated):
@@ -71,6 +74,15 @@ class ActorFastPath:
             await _respond(send, 500, {"message": repr(exc), "errorCode": ERROR_CODE_UNKNOWN})
             return
         await _send(send, 200, result, JSON_UTF8)
+
+    async def _on_sidecar_start(self) -> None:
+        """A sidecar reads `/dapr/config` when it starts: after the first, one restarted under
+        this app, and the activations it had placed here may be stale (actors._activations)."""
+        if not self._sidecar_seen:
+            self._sidecar_seen = True
+            return
+        for actor_type in self._types:
+            await forget_activations(actor_type)
 
     def _deactivation(self, scope: Scope) -> str | None:
         """The object id of `DELETE /actors/{type}/{id}` for one of our types, else None."""

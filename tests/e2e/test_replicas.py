@@ -8,6 +8,8 @@ listing sees all of them, and all replicas are the same host to the outside (one
 
 from __future__ import annotations
 
+import json
+import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -67,3 +69,27 @@ def test_replicas_serve_every_object_as_one_host(tmp_path: Path, issuer: Issuer)
         for replica in replicas:
             replica.stop()
         control.stop()
+
+
+@pytest.mark.daprd
+def test_a_restarted_sidecar_never_lets_the_app_act_on_stale_state(
+    tmp_path: Path, issuer: Issuer
+) -> None:
+    """daprd dies under a living app: the SDK's cached activation would survive it, while
+    another replica may advance the object meanwhile (simulated by writing the store
+    directly). After the sidecar restarts, the object answers from the store, not the cache."""
+    with ResidentHost(tmp_path / "host", trusted=[issuer], sidecar="daprd") as host:
+        assert host.control is not None
+        ops = issuer.token("ops", "ops", "viewer")
+        assert host.put_policy(
+            "thermostat-stale", issuer.sign(example("thermostat")), ops
+        ).is_success
+        assert host.show("thermostat-stale", ops)["data"]["temperature"] == 20  # now cached
+
+        key = "resident||ResidentObject||thermostat-stale||data"
+        advanced = json.dumps(json.dumps({"status": "ok", "temperature": 25, "threshold": 30}))
+        redis = ["redis-cli", "-p", str(host.control.redis_port)]
+        subprocess.run([*redis, "HSET", key, "data", advanced], check=True, capture_output=True)
+
+        host.restart_sidecar()  # the app keeps running, with its activation
+        eventually(lambda: host.show("thermostat-stale", ops)["data"]["temperature"] == 25)
