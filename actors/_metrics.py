@@ -6,6 +6,8 @@ of instrumentation. Served by the app at /metrics.
 
 from __future__ import annotations
 
+import os
+import socket
 from collections.abc import Mapping
 from typing import Any
 
@@ -28,7 +30,12 @@ COMMANDS = Histogram(
 REFUSALS = Counter(
     "resident_refusals_total", "Refused calls by method and code", ["method", "code"]
 )
-OUTBOX = Gauge("resident_outbox_depth", "Effects awaiting delivery, summed over hosted objects")
+OUTBOX = Gauge(
+    "resident_outbox_depth",
+    "Effects awaiting delivery, summed over the objects this replica hosts right now",
+)
+HOSTED = Gauge("resident_hosted_objects", "Objects active on this replica right now")
+REPLICA = Gauge("resident_replica_info", "This replica of a host (value 1)", ["host_id", "replica"])
 REMINDER_LAG = Histogram(
     "resident_reminder_lag_seconds",
     "Cycle start minus the time it was due (last cycle + period)",
@@ -36,6 +43,24 @@ REMINDER_LAG = Histogram(
 )
 
 _outbox_by_object: dict[str, int] = {}
+_hosted: set[str] = set()
+
+
+def label_replica(host_id: str) -> None:
+    """Which host and which replica these figures are from (pod name on Kubernetes)."""
+    replica = os.environ.get("HOSTNAME") or socket.gethostname()
+    REPLICA.labels(host_id=host_id, replica=replica).set(1)
+
+
+def record_activation(object_id: str, *, active: bool) -> None:
+    """An object arrived on or left this replica (placement moved it, or it went idle): what
+    it had pending is no longer counted here, so gauges never show objects that moved away."""
+    if active:
+        _hosted.add(object_id)
+    else:
+        _hosted.discard(object_id)
+        record_outbox(object_id, 0)
+    HOSTED.set(len(_hosted))
 
 
 def record_actions(result: Mapping[str, Any]) -> None:
@@ -50,8 +75,7 @@ def record_actions(result: Mapping[str, Any]) -> None:
 
 def record_outbox(object_id: str, depth: int) -> None:
     """Track one object's pending effects; the gauge is their sum (bounded by hosted objects)."""
+    before = _outbox_by_object.pop(object_id, 0)
     if depth:
         _outbox_by_object[object_id] = depth
-    else:
-        _outbox_by_object.pop(object_id, None)
-    OUTBOX.set(sum(_outbox_by_object.values()))
+    OUTBOX.inc(depth - before)

@@ -24,7 +24,7 @@ from ._errors import BadRequestError, ForbiddenError, ObjectError, error_envelop
 from ._host import HostConfig
 from ._index import ObjectIndex
 from ._interface import ResidentObjectInterface
-from ._metrics import COMMANDS, CYCLES, REFUSALS, record_actions
+from ._metrics import COMMANDS, CYCLES, REFUSALS, record_actions, record_activation
 from ._portability import ExportRequest, export_object, import_object
 from ._serializer import OutOfRangeBody, TooDeepBody
 from ._sidecar import SidecarClient, SidecarError
@@ -60,6 +60,12 @@ class ResidentObject(Actor, ResidentObjectInterface, Remindable):
     @property
     def object_id(self) -> str:
         return str(self.id.id)
+
+    async def _on_activate(self) -> None:
+        record_activation(self.object_id, active=True)
+
+    async def _on_deactivate(self) -> None:
+        record_activation(self.object_id, active=False)
 
     # --- actor methods ------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ from dapr.actor.runtime.context import ActorRuntimeContext
 from dapr.actor.runtime.runtime import ActorRuntime
 
 from ._host import HostConfig
+from ._metrics import label_replica
 from ._object import ResidentObject
 from ._serializer import PlainJSONSerializer, StateJSONSerializer
 from ._sidecar import SidecarClient
@@ -35,6 +36,7 @@ async def register_resident_object(
     scan_interval: timedelta = timedelta(seconds=30),
 ) -> None:
     """Register the actor type; call once per process, before the app serves Dapr's calls."""
+    label_replica(host.host_id)
     ActorRuntime.set_actor_config(
         ActorRuntimeConfig(actor_idle_timeout=idle_timeout, actor_scan_interval=scan_interval)
     )
