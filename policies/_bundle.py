@@ -23,6 +23,7 @@ from typing import Any
 
 import jwt
 
+from ._clock import utc_now
 from ._errors import (
     BundleTooLarge,
     DataMismatch,
@@ -39,7 +40,7 @@ from ._json import rfc3339
 from ._limits import HostLimits, topic_key
 from ._lineage import canonical_json, data_digest, verify_lineage
 from ._load import DEFAULT_INPUTS, load_policy
-from ._policy import Policy, utc_now
+from ._policy import Policy
 from ._signing import ALGORITHMS, SigningKey, TrustStore, thumbprint, verify_compact
 
 BUNDLE_FORMAT = "resident.bundle/1"

@@ -18,6 +18,7 @@ from typing import Any
 import rfc8785
 import yaml
 
+from ._clock import utc_now
 from ._compile import compile_document
 from ._errors import (
     InvalidPolicy,
@@ -30,7 +31,7 @@ from ._errors import (
 from ._flowcheck import yaml_keys
 from ._inputs import InputLimits
 from ._model import parse_document
-from ._policy import Policy, utc_now
+from ._policy import Policy
 from ._signing import (
     POLICY_TYP,
     SigningKey,

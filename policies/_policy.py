@@ -5,10 +5,12 @@ from __future__ import annotations
 import copy
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
+from ._arguments import checked_caller, checked_data
 from ._cel import CelRuntimeError
+from ._clock import utc_now
 from ._compile import Block, Compiled
 from ._decision import Decision
 from ._errors import (
@@ -36,25 +38,6 @@ from ._workflow import (
     subscribed_event,
     view,
 )
-
-
-def utc_now(now: datetime | None) -> datetime:
-    """`now`, defaulting to the current time; naive datetimes are taken as UTC."""
-    if now is None:
-        return datetime.now(UTC)
-    return now if now.tzinfo is not None else now.replace(tzinfo=UTC)
-
-
-def _check_data(data: Any) -> dict[str, Any]:
-    if not isinstance(data, dict):
-        raise InvalidData(f"object data must be a JSON object (dict), got {type(data).__name__}")
-    return data
-
-
-def _check_caller(caller: Any) -> Mapping[str, Any]:
-    if not isinstance(caller, Mapping):
-        raise InvalidData(f"caller must be a mapping of claims, got {type(caller).__name__}")
-    return caller
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -196,7 +179,7 @@ class Policy:
             object_id=object_id,
             cycle=cycle,
             now=utc_now(now),
-            caller=_check_caller(caller),
+            caller=checked_caller(caller),
             params=checked,
         )
         run = self._run(data, scope, limits)
@@ -212,7 +195,7 @@ class Policy:
     def _run(self, data: Any, scope: dict[str, Any], limits: HostLimits | None) -> Run:
         return Run(
             self._compiled,
-            _check_data(data),
+            checked_data(data),
             scope=scope,
             limits=limits,
             max_actions=self.effective_max_actions(limits),
@@ -337,7 +320,7 @@ class Policy:
     ) -> WorkflowOutcome:
         """Enter the initial state, running its `on_enter` (refused = it was blocked)."""
         engine = self._engine(None, object_id=object_id, now=now, limits=limits)
-        return start(engine, _check_data(data))
+        return start(engine, checked_data(data))
 
     def workflow_event(
         self,
@@ -355,10 +338,10 @@ class Policy:
         """Handle event `name`; guards see `params`, `caller` and `event` (a pub/sub
         message). `refused` says why no transition took it (terminal, wrong state, guard)."""
         engine = self._engine(status, object_id=object_id, now=now, limits=limits)
-        engine.caller = _check_caller(caller)
+        engine.caller = checked_caller(caller)
         engine.params = event_params(self._compiled, name, params)
         engine.event = dict(message or {})
-        return handle_event(engine, _check_data(data), status, name)
+        return handle_event(engine, checked_data(data), status, name)
 
     def workflow_timeouts(
         self,
@@ -372,7 +355,7 @@ class Policy:
     ) -> WorkflowOutcome:
         """Fire the due `after` transition (if any) and the eventless ones that hold."""
         engine = self._engine(status, object_id=object_id, now=now, limits=limits, cycle=cycle)
-        return handle_timeouts(engine, _check_data(data), status)
+        return handle_timeouts(engine, checked_data(data), status)
 
     def workflow_due(self, status: WorkflowStatus) -> datetime | None:
         """When the state's earliest timeout falls due; None for no timeout (or workflow)."""
@@ -404,6 +387,6 @@ class Policy:
             topic=topic,
             message=message,
             object_id=object_id,
-            data=_check_data(data),
+            data=checked_data(data),
             now=utc_now(now),
         )

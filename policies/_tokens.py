@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+from ._clock import utc_now
 from ._errors import PolicyError, TokenError
-from ._policy import utc_now
 from ._signing import POLICY_TYP, SigningKey, TrustStore, issuer_of, sign_compact, verify_compact
 
 DEFAULT_MAX_TOKEN_BYTES = 8192
