@@ -11,7 +11,22 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from actors import SidecarClient, SidecarError
+from dapr.actor import ActorId
+from dapr.actor.runtime._type_information import ActorTypeInformation
+from dapr.actor.runtime.context import ActorRuntimeContext
+
+from actors import HostConfig, PlainJSONSerializer, ResidentObject, SidecarClient, SidecarError
+
+
+def object_on(sidecar: InMemorySidecar, host: HostConfig, object_id: str) -> ResidentObject:
+    """An activation of `object_id` over `sidecar`'s store, built as the SDK builds one."""
+    ctx = ActorRuntimeContext(
+        ActorTypeInformation.create(ResidentObject),
+        PlainJSONSerializer(),
+        PlainJSONSerializer(),
+        sidecar,
+    )
+    return ResidentObject(ctx, ActorId(object_id), host=host, sidecar=sidecar)
 
 
 class InMemorySidecar(SidecarClient):

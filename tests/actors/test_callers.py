@@ -8,13 +8,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
-from dapr.actor import ActorId
-from dapr.actor.runtime._type_information import ActorTypeInformation
-from dapr.actor.runtime.context import ActorRuntimeContext
 
-from actors import HostConfig, PlainJSONSerializer, ResidentObject
+from actors import HostConfig, ResidentObject
 from policies import SigningKey, TrustStore, generate_key, sign_policy, sign_token
-from tests.actors.fakes import InMemorySidecar
+from tests.actors.fakes import InMemorySidecar, object_on
 from tests.actors.test_failed_turns import COUNTER, KEY
 
 OTHER = generate_key(kid="other-key", issuer="https://other.example")
@@ -33,13 +30,7 @@ def actor(sidecar: InMemorySidecar, name: str = "host-a") -> ResidentObject:
         host_id=name,
         host_key=generate_key(),
     )
-    ctx = ActorRuntimeContext(
-        ActorTypeInformation.create(ResidentObject),
-        PlainJSONSerializer(),
-        PlainJSONSerializer(),
-        sidecar,
-    )
-    return ResidentObject(ctx, ActorId("counter-1"), host=host, sidecar=sidecar)
+    return object_on(sidecar, host, "counter-1")
 
 
 def successor(**changes: Any) -> str:

@@ -13,13 +13,10 @@ import time
 from typing import Any
 
 import pytest
-from dapr.actor import ActorId
-from dapr.actor.runtime._type_information import ActorTypeInformation
-from dapr.actor.runtime.context import ActorRuntimeContext
 
-from actors import HostConfig, PlainJSONSerializer, ResidentObject
+from actors import HostConfig, ResidentObject
 from policies import TrustStore, generate_key, sign_policy, sign_token, verify_lineage
-from tests.actors.fakes import InMemorySidecar
+from tests.actors.fakes import InMemorySidecar, object_on
 
 KEY = generate_key(kid="issuer-key", issuer="https://issuer.example")
 COUNTER = {
@@ -45,13 +42,7 @@ def token() -> str:
 def new_actor(sidecar: InMemorySidecar) -> ResidentObject:
     """A fresh activation over the same store, as the SDK builds one."""
     host = HostConfig(trust=TrustStore.from_jwks({"keys": [KEY.public_jwk]}))
-    ctx = ActorRuntimeContext(
-        ActorTypeInformation.create(ResidentObject),
-        PlainJSONSerializer(),
-        PlainJSONSerializer(),
-        sidecar,
-    )
-    return ResidentObject(ctx, ActorId("counter-1"), host=host, sidecar=sidecar)
+    return object_on(sidecar, host, "counter-1")
 
 
 async def increment(actor: ResidentObject) -> dict[str, Any]:

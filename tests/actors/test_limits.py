@@ -6,14 +6,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from dapr.actor import ActorId
-from dapr.actor.runtime._type_information import ActorTypeInformation
-from dapr.actor.runtime.context import ActorRuntimeContext
-
 from actors import HostConfig, PlainJSONSerializer, ResidentObject
 from actors._serializer import TooDeepBody
 from policies import InputLimits, TrustStore, sign_policy, verify_lineage
-from tests.actors.fakes import InMemorySidecar
+from tests.actors.fakes import InMemorySidecar, object_on
 from tests.actors.test_failed_turns import KEY, token
 
 GROWER = {
@@ -38,13 +34,7 @@ CYCLING = {
 
 def actor(sidecar: InMemorySidecar, inputs: InputLimits) -> ResidentObject:
     host = HostConfig(trust=TrustStore.from_jwks({"keys": [KEY.public_jwk]}), inputs=inputs)
-    ctx = ActorRuntimeContext(
-        ActorTypeInformation.create(ResidentObject),
-        PlainJSONSerializer(),
-        PlainJSONSerializer(),
-        sidecar,
-    )
-    return ResidentObject(ctx, ActorId("counter-1"), host=host, sidecar=sidecar)
+    return object_on(sidecar, host, "counter-1")
 
 
 async def call(obj: ResidentObject, method: str, request: Any) -> dict[str, Any]:

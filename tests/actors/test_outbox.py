@@ -6,13 +6,9 @@ import json
 import time
 from typing import Any
 
-from dapr.actor import ActorId
-from dapr.actor.runtime._type_information import ActorTypeInformation
-from dapr.actor.runtime.context import ActorRuntimeContext
-
-from actors import HostConfig, PlainJSONSerializer, ResidentObject
+from actors import HostConfig, ResidentObject
 from policies import TrustStore, generate_key, sign_policy, sign_token
-from tests.actors.fakes import InMemorySidecar
+from tests.actors.fakes import InMemorySidecar, object_on
 
 KEY = generate_key(kid="k", issuer="https://issuer.example")
 ALERTING: dict[str, Any] = {
@@ -42,14 +38,8 @@ def caller_token() -> str:
 
 
 def make_actor(sidecar: InMemorySidecar) -> ResidentObject:
-    ctx = ActorRuntimeContext(
-        ActorTypeInformation.create(ResidentObject),
-        PlainJSONSerializer(),
-        PlainJSONSerializer(),
-        sidecar,
-    )
     host = HostConfig(trust=TrustStore.from_jwks({"keys": [KEY.public_jwk]}))
-    return ResidentObject(ctx, ActorId("alarm-1"), host=host, sidecar=sidecar)
+    return object_on(sidecar, host, "alarm-1")
 
 
 async def turn(actor: ResidentObject, level: int) -> dict[str, Any]:

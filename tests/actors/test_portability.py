@@ -5,13 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from dapr.actor import ActorId
-from dapr.actor.runtime._type_information import ActorTypeInformation
-from dapr.actor.runtime.context import ActorRuntimeContext
-
-from actors import HostConfig, PlainJSONSerializer, ResidentObject
+from actors import HostConfig, ResidentObject
 from policies import TrustStore, generate_key, sign_policy, verify_lineage
-from tests.actors.fakes import InMemorySidecar
+from tests.actors.fakes import InMemorySidecar, object_on
 from tests.actors.test_failed_turns import COUNTER, KEY, increment, token
 
 PORTABLE = {**COUNTER, "permissions": {"read": "true", "amend": "true", "export": "true"}}
@@ -23,13 +19,7 @@ def host_actor(sidecar: InMemorySidecar, name: str) -> ResidentObject:
         host_id=name,
         host_key=generate_key(),
     )
-    ctx = ActorRuntimeContext(
-        ActorTypeInformation.create(ResidentObject),
-        PlainJSONSerializer(),
-        PlainJSONSerializer(),
-        sidecar,
-    )
-    return ResidentObject(ctx, ActorId("counter-1"), host=host, sidecar=sidecar)
+    return object_on(sidecar, host, "counter-1")
 
 
 def meta(sidecar: InMemorySidecar) -> dict[str, Any]:

@@ -8,13 +8,10 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import yaml
-from dapr.actor import ActorId
-from dapr.actor.runtime._type_information import ActorTypeInformation
-from dapr.actor.runtime.context import ActorRuntimeContext
 
-from actors import HostConfig, PlainJSONSerializer, ResidentObject
+from actors import HostConfig, ResidentObject
 from policies import TrustStore, sign_policy
-from tests.actors.fakes import InMemorySidecar
+from tests.actors.fakes import InMemorySidecar, object_on
 from tests.actors.test_failed_turns import COUNTER, KEY, token
 from tests.support import ROOT
 
@@ -34,13 +31,7 @@ async def fire(actor: ResidentObject) -> None:
 
 def new_object(object_id: str, sidecar: InMemorySidecar, clock: FakeClock) -> ResidentObject:
     host = HostConfig(trust=TrustStore.from_jwks({"keys": [KEY.public_jwk]}), clock=clock)
-    ctx = ActorRuntimeContext(
-        ActorTypeInformation.create(ResidentObject),
-        PlainJSONSerializer(),
-        PlainJSONSerializer(),
-        sidecar,
-    )
-    return ResidentObject(ctx, ActorId(object_id), host=host, sidecar=sidecar)
+    return object_on(sidecar, host, object_id)
 
 
 async def test_fires_replayed_back_to_back_run_one_cycle_and_write_nothing() -> None:
