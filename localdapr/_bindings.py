@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from ._bindingtypes import BindingError, BindingRefusedError, BindingResult, OutputBinding
+from ._bindingtypes import BindingError, BindingResult, OutputBinding
 from ._components import Component, ResourceError, load_resources
 from ._config import SidecarConfig
 from ._errors import DaprError, read_json
@@ -92,6 +92,9 @@ class HTTPBinding:
         return headers
 
 
+_SERVED = frozenset({"bindings.http", "bindings.localstorage"})
+
+
 class BindingsSubsystem:
     """Routes `POST /v1.0/bindings/{name}` to the output binding of that name."""
 
@@ -106,15 +109,19 @@ class BindingsSubsystem:
     async def start(self, ctx: SidecarContext) -> None:
         res = load_resources(self._config.resources_path, app_id=self._config.app_id)
         for component in res.of_family("bindings"):
+            if component.type not in _SERVED:
+                # daprd stops on a component it cannot build unless the component says
+                # `ignoreErrors: true`; then it is simply not there.
+                why = f"binding {component.name!r}: type {component.type} is not served"
+                if not component.ignore_errors:
+                    raise ResourceError(f"{why} (set spec.ignoreErrors: true to skip it)")
+                log.warning("%s; skipped (ignoreErrors)", why)
+                continue
             self._components[component.name] = component
             if component.type == "bindings.http":
                 self._bindings[component.name] = HTTPBinding(component, self._client())
-            elif component.type == "bindings.localstorage":
-                self._bindings[component.name] = LocalStorageBinding(component)
             else:
-                log.warning(
-                    "binding %r: type %s is not served by localdapr", component.name, component.type
-                )
+                self._bindings[component.name] = LocalStorageBinding(component)
 
     async def on_app_ready(self, ctx: SidecarContext) -> None:
         return None
@@ -137,13 +144,13 @@ class BindingsSubsystem:
 
     async def invoke(self, request: Request) -> Response:
         name = request.path_params["name"]
-        operation, data, metadata = _parse(await read_json(request))
+        operation, data, metadata = _parse(name, await read_json(request))
         binding = self._binding(name, operation)
         try:
             result = await binding.invoke(operation, data, metadata)
         except BindingError as exc:
-            status = 400 if isinstance(exc, BindingRefusedError) else 500
-            err = DaprError(status, CODE, f"error invoking output binding {name}: {exc}")
+            # daprd answers every failed binding call 500, whatever the binding's reason.
+            err = DaprError(500, CODE, f"error invoking output binding {name}: {exc}")
             response = err.response()
             _add_metadata_headers(response, exc.metadata)
             return response
@@ -154,17 +161,13 @@ class BindingsSubsystem:
     def _binding(self, name: str, operation: str) -> OutputBinding:
         binding = self._bindings.get(name)
         if binding is None:
-            why = (
-                f"binding type {self._components[name].type} is not served by localdapr"
-                if name in self._components
-                else f"couldn't find output binding {name}"
-            )
-            raise DaprError(400, CODE, f"error invoking output binding {name}: {why}")
+            why = f"couldn't find output binding {name}"
+            raise DaprError(500, CODE, f"error invoking output binding {name}: {why}")
         if operation not in binding.operations:
             supported = " ".join(binding.operations)
             msg = f"does not support operation {operation}. supported operations:{supported}"
             raise DaprError(
-                400, CODE, f"error invoking output binding {name}: binding {name} {msg}"
+                500, CODE, f"error invoking output binding {name}: binding {name} {msg}"
             )
         return binding
 
@@ -174,18 +177,20 @@ class BindingsSubsystem:
         return self._session
 
 
-def _parse(body: object) -> tuple[str, bytes, dict[str, str]]:
+def _parse(name: str, body: object) -> tuple[str, bytes, dict[str, str]]:
     """(operation, JSON-encoded data, metadata) from daprd's OutputBindingRequest shape."""
+    bad_body = "failed deserializing HTTP body: "
     if not isinstance(body, dict):
         raise DaprError(
-            400, "ERR_MALFORMED_REQUEST", 'body must be {"data", "metadata", "operation"}'
+            400, "ERR_MALFORMED_REQUEST", bad_body + 'expected {"data", "metadata", "operation"}'
         )
-    operation = body.get("operation")
-    if not isinstance(operation, str) or not operation:
-        raise DaprError(400, CODE, "operation field is missing from request")
     metadata = body.get("metadata") or {}
     if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
-        raise DaprError(400, "ERR_MALFORMED_REQUEST", "metadata must be an object of strings")
+        raise DaprError(400, "ERR_MALFORMED_REQUEST", bad_body + "metadata must map to strings")
+    operation = body.get("operation")
+    if not isinstance(operation, str) or not operation:
+        why = "operation field is missing from request"
+        raise DaprError(500, CODE, f"error invoking output binding {name}: {why}")
     data = json.dumps(body.get("data"), separators=(",", ":"), ensure_ascii=False).encode()
     return operation, data, {str(k): v for k, v in metadata.items()}
 

@@ -25,13 +25,9 @@ class BindingError(Exception):
         self.metadata = metadata or {}
 
 
-class BindingRefusedError(BindingError):
-    """The request itself is unacceptable (a 400); retrying it unchanged will not help."""
-
-
 class OutputBinding(Protocol):
     operations: tuple[str, ...]
 
     async def invoke(self, operation: str, data: bytes, metadata: dict[str, str]) -> BindingResult:
-        """Perform `operation`; raise BindingError (or BindingRefusedError) on failure."""
+        """Perform `operation`; raise BindingError on failure (daprd: a 500)."""
         ...

@@ -34,6 +34,9 @@ class Component:
     type: str
     version: str = "v1"
     metadata: dict[str, str] = field(default_factory=dict)
+    # spec.ignoreErrors: a component that cannot start is dropped instead of stopping the
+    # sidecar (daprd's rule: without it, a component daprd cannot build is a fatal error).
+    ignore_errors: bool = False
 
     @property
     def family(self) -> str:
@@ -154,6 +157,7 @@ def _component(doc: dict[str, Any]) -> Component:
         type=ctype,
         version=str(spec.get("version") or "v1"),
         metadata={str(i["name"]): _value(i) for i in items},
+        ignore_errors=spec.get("ignoreErrors") in (True, "true"),
     )
 
 

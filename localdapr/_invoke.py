@@ -5,6 +5,11 @@ app token), the name of an `HTTPEndpoint` resource (its `spec.baseUrl` and heade
 URL-encoded `http(s)://` base URL given as the app id. The method path, query, headers (minus
 hop-by-hop ones and the caller's `dapr-api-token`), body and status pass through both ways. Other
 app ids cannot be resolved locally: 500 ERR_DIRECT_INVOKE, like daprd failing name resolution.
+A call to its own app carries no `dapr-caller-app-id`, as daprd's local path does not add it.
+
+One deliberate difference: daprd strips the caller's `dapr-api-token` only when it has a token
+of its own (its auth middleware removes it); localdapr never forwards it, so a client's sidecar
+token cannot reach an app through a token-less sidecar either.
 
 The route parses the raw path itself: an app id such as `http%3A%2F%2F127.0.0.1%3A8080` must
 be decoded only after the path is split at `/method/`.
@@ -72,10 +77,8 @@ class InvokeSubsystem:
         path = "/" + method + (f"?{request.url.query}" if request.url.query else "")
         body = await request.body()
         headers = dict(forwardable(request.headers.items(), drop=_DROP_REQUEST))
-        headers["dapr-caller-app-id"] = self._config.app_id
         try:
             if target == self._config.app_id:
-                headers["dapr-callee-app-id"] = target
                 resp = await self._channel().call(request.method, path, body=body, headers=headers)
             else:
                 base, extra = self._resolve(target)

@@ -40,14 +40,18 @@ class _Store:
     prefix: str
 
     def key(self, key: str) -> str:
-        if not self.prefix:
-            return key
+        # daprd refuses the separator in every store, `keyPrefix: none` included.
         if "||" in key:
             raise DaprError(400, MALFORMED, f"input key/keyPrefix {key!r} can't contain '||'")
-        return f"{self.prefix}||{key}"
+        return f"{self.prefix}||{key}" if self.prefix else key
 
     def original(self, stored: str) -> str:
         return stored.split("||", 1)[1] if self.prefix else stored
+
+
+class _StoreRefusedError(ValueError):
+    """The store (not the API) refuses an item: daprd answers these with a 500 from the
+    store call (ERR_STATE_SAVE / ERR_STATE_TRANSACTION), not a malformed-request 400."""
 
 
 def _prefix(component: Component, app_id: str) -> str:
@@ -103,12 +107,21 @@ class KeyValueStateSubsystem:
         if not isinstance(items, list):
             raise DaprError(400, MALFORMED, "body must be a JSON array of state items")
         meta = query_metadata(request)
-        ops: list[Operation] = [_upsert(store, item, meta) for item in items]
+        prefix = f"failed saving state in state store {store.component.name}"
         try:
-            self._table().apply(store.component.name, ops)
-        except ETagMismatchError as exc:
-            msg = f"failed saving state in state store {store.component.name}: {exc}"
-            raise DaprError(409, "ERR_STATE_SAVE", msg) from exc
+            ops: list[Operation] = [_upsert(store, item, meta) for item in items]
+        except _StoreRefusedError as exc:
+            raise DaprError(500, "ERR_STATE_SAVE", f"{prefix}: {exc}") from exc
+        # Like daprd's bulk set, each item is saved on its own: one stale etag does not undo
+        # the others; the first failure is the answer.
+        failure: ETagMismatchError | None = None
+        for op in ops:
+            try:
+                self._table().apply(store.component.name, [op])
+            except ETagMismatchError as exc:
+                failure = failure or exc
+        if failure is not None:
+            raise DaprError(409, "ERR_STATE_SAVE", f"{prefix}: {failure}") from failure
         return Response(status_code=204)
 
     async def get(self, request: Request) -> Response:
@@ -156,10 +169,10 @@ class KeyValueStateSubsystem:
         if not isinstance(body, dict) or not isinstance(body.get("operations", []), list):
             raise DaprError(400, MALFORMED, 'body must be {"operations": [...], "metadata": {}}')
         meta = {**_str_map(body.get("metadata"), "metadata"), **query_metadata(request)}
-        ops = [_transaction_op(store, op, meta) for op in body.get("operations") or []]
         try:
+            ops = [_transaction_op(store, op, meta) for op in body.get("operations") or []]
             self._table().apply(store.component.name, ops)
-        except ETagMismatchError as exc:
+        except (ETagMismatchError, _StoreRefusedError) as exc:
             msg = f"error while executing state transaction: {exc}"
             raise DaprError(500, "ERR_STATE_TRANSACTION", msg) from exc
         return Response(status_code=204)
@@ -205,7 +218,11 @@ def _transaction_op(store: _Store, raw: object, meta: dict[str, str]) -> Operati
         request = raw.get("request")
         if not isinstance(request, dict):
             raise DaprError(400, MALFORMED, "operation request must be an object")
-        return Delete(store.key(_key(request)), _etag(request))
+        # daprd passes a delete without a key to the store, which deletes nothing.
+        key = request.get("key")
+        if not isinstance(key, str):
+            key = ""
+        return Delete(store.key(key), _etag(request))
     raise DaprError(
         400, "ERR_NOT_SUPPORTED_STATE_OPERATION", f"operation type {kind} not supported"
     )
@@ -218,7 +235,7 @@ def _upsert(store: _Store, raw: object, meta: dict[str, str]) -> Upsert:
     options = raw.get("options") or {}
     concurrency = (options.get("concurrency") or "") if isinstance(options, dict) else options
     if concurrency not in _CONCURRENCY:
-        raise DaprError(400, MALFORMED, f"unrecognized concurrency model {concurrency!r}")
+        raise _StoreRefusedError(f"unrecognized concurrency model {concurrency!r}")
     item_meta = {**_str_map(raw.get("metadata"), "metadata"), **meta}
     value = json.dumps(raw.get("value"), separators=(",", ":"), ensure_ascii=False)
     return Upsert(
@@ -257,10 +274,11 @@ def _ttl(meta: dict[str, str]) -> int | None:
     raw = meta.get("ttlInSeconds")
     if raw is None or raw == "":
         return None
+    why = "error parsing TTL: incorrect value for metadata 'ttlInSeconds'"
     try:
         ttl = int(raw)
     except ValueError:
-        raise DaprError(400, MALFORMED, f"ttlInSeconds must be an integer, got {raw!r}") from None
+        raise _StoreRefusedError(f"{why}: {raw!r} is not an integer") from None
     if ttl < -1:
-        raise DaprError(400, MALFORMED, f"ttlInSeconds must be -1 or more, got {ttl}")
+        raise _StoreRefusedError(f"{why}: {ttl} is below -1")
     return None if ttl == -1 else ttl

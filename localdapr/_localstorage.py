@@ -1,9 +1,10 @@
 """The `bindings.localstorage` output binding: files under the component's `rootPath`.
 
 Operations and answers follow components-contrib's binding (create/get/delete/list with
-`metadata.fileName`; create un-quotes, then base64-decodes the data when it can). One deliberate
-difference: a `fileName` that would leave `rootPath` (`..`, absolute paths, symlinks out) is
-refused, where the original silently clamps it inside the root. Refusing tells the caller.
+`metadata.fileName`; create un-quotes, then base64-decodes the data when it can). A `fileName`
+is resolved as components-contrib does with securejoin: as if `rootPath` were `/`, so `..`
+and absolute paths are clamped inside the root (`/etc/passwd` is `<root>/etc/passwd`); a
+symlink that would still lead out is refused.
 """
 
 from __future__ import annotations
@@ -12,10 +13,11 @@ import base64
 import binascii
 import contextlib
 import json
+import posixpath
 import uuid
 from pathlib import Path
 
-from ._bindingtypes import BindingError, BindingRefusedError, BindingResult
+from ._bindingtypes import BindingError, BindingResult
 from ._components import Component, ResourceError
 
 OPERATIONS: tuple[str, ...] = ("create", "get", "delete", "list")
@@ -38,7 +40,7 @@ class LocalStorageBinding:
         if operation == "list":
             return self._list(name)
         if not name:
-            raise BindingRefusedError(f"metadata fileName is required for {operation}")
+            raise BindingError(f"metadata fileName is required for {operation}")
         path = self._inside(name)
         if operation == "get":
             if not path.is_file():
@@ -73,10 +75,12 @@ class LocalStorageBinding:
         return BindingResult(json.dumps(files).encode())
 
     def _inside(self, name: str) -> Path:
-        """The file `name` under the root, or a refusal if it would escape it."""
-        path = (self._root / name).resolve()
+        """The file `name` under the root, clamped like securejoin; a refusal if a symlink
+        would still lead out."""
+        clamped = posixpath.normpath("/" + name.replace("\\", "/")).lstrip("/")
+        path = (self._root / clamped).resolve()
         if path != self._root and self._root not in path.parents:
-            raise BindingRefusedError(f"fileName {name!r} is outside rootPath")
+            raise BindingError(f"fileName {name!r} is outside rootPath")
         return path
 
 

@@ -118,7 +118,6 @@ class PubSubSubsystem:
     def routes(self) -> list[BaseRoute]:
         return [
             Route("/v1.0/publish/{pubsub}/{topic:path}", self.publish, methods=["POST", "PUT"]),
-            Route("/v1.0/publish/{pubsub}", self.publish, methods=["POST", "PUT"]),
             Route("/v1.0-alpha1/localdapr/published", self.published, methods=["GET"]),
         ]
 
@@ -144,7 +143,8 @@ class PubSubSubsystem:
                     metadata=meta,
                 )
             except CloudEventError as exc:
-                raise DaprError(400, "ERR_PUBSUB_CLOUD_EVENTS_SER", str(exc)) from exc
+                # daprd: 500 "cannot create cloudevent" for a body it cannot wrap.
+                raise DaprError(500, "ERR_PUBSUB_CLOUD_EVENTS_SER", str(exc)) from exc
             event_id = None if event.get("id") is None else str(event["id"])
             body = json.dumps(event).encode()
         self._enqueue(Message(0, pubsub, topic, event_id, content_type, body, raw))

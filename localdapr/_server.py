@@ -242,6 +242,7 @@ def build_app(config: SidecarConfig, subsystems: Sequence[Subsystem] | None = No
         lifespan=lifespan,
         exception_handlers={DaprError: handle_dapr_error, 404: _no_route, 405: _no_route},
     )
+    app.router.redirect_slashes = False  # daprd answers a path as it is, never with a 307
     app.state.sidecar = sidecar
     if config.api_token:
         app.add_middleware(ApiTokenGate, token=config.api_token)

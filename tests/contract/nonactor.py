@@ -48,6 +48,7 @@ metadata:
 spec:
   type: bindings.kafka
   version: v1
+  ignoreErrors: true
 """
 
 _ENDPOINT = """\
@@ -64,7 +65,8 @@ spec:
 
 
 def resources_for(workdir: Path, *, peer_url: str) -> Path:
-    """The static resources plus the bindings and HTTPEndpoint that point at the peer."""
+    """The static resources plus the bindings and HTTPEndpoint that point at the peer (the
+    same files for both sidecars: our daprd build registers state.sqlite too)."""
     path = workdir / "resources"
     path.mkdir(parents=True, exist_ok=True)
     for file in STATIC.glob("*.yaml"):
@@ -91,9 +93,12 @@ def peer_service(workdir: Path) -> Iterator[str]:
 
 @contextlib.contextmanager
 def subscriber_pair(
-    workdir: Path, *, sidecar_env: Mapping[str, str] | None = None
+    workdir: Path,
+    *,
+    sidecar: str = "localdapr",
+    sidecar_env: Mapping[str, str] | None = None,
 ) -> Iterator[tuple[SidecarPair, str]]:
-    """The subscriber app behind localdapr, plus a peer; yields (pair, peer base URL)."""
+    """The subscriber app behind `sidecar`, plus a peer; yields (pair, peer base URL)."""
     workdir.mkdir(parents=True, exist_ok=True)
     with peer_service(workdir) as peer_url:
         resources = resources_for(workdir, peer_url=peer_url)
@@ -103,5 +108,7 @@ def subscriber_pair(
             "LOCALDAPR_PUBSUB_BACKOFF_MS": "50",
             **(sidecar_env or {}),
         }
-        with SidecarPair(APP, workdir, resources_path=resources, sidecar_env=env) as pair:
+        with SidecarPair(
+            APP, workdir, resources_path=resources, sidecar_env=env, sidecar=sidecar
+        ) as pair:
             yield pair, peer_url

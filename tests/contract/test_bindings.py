@@ -11,13 +11,16 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.contract.nonactor import subscriber_pair
+from tests.contract.nonactor import APP, subscriber_pair
 from tests.contract.pair import SidecarPair
 
 
 @pytest.fixture(scope="module")
-def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SidecarPair]:
-    with subscriber_pair(tmp_path_factory.mktemp("bindings")) as (pair, _peer):
+def pair(tmp_path_factory: pytest.TempPathFactory, sidecar: str) -> Iterator[SidecarPair]:
+    with subscriber_pair(tmp_path_factory.mktemp("bindings"), sidecar=sidecar) as (
+        pair,
+        _peer,
+    ):
         yield pair
 
 
@@ -102,30 +105,64 @@ def test_localstorage_decodes_base64_and_names_files_itself(
     assert file.read_bytes() == b"\x00binary\xff"
 
 
-@pytest.mark.parametrize("name", ["../escape.txt", "/etc/passwd", "a/../../b"])
-def test_localstorage_refuses_paths_outside_the_root(dapr: httpx.Client, name: str) -> None:
-    resp = invoke(dapr, "files", operation="create", data="x", metadata={"fileName": name})
-    assert_error(resp, 400)
-    assert "outside rootPath" in resp.json()["message"]
+@pytest.mark.parametrize(
+    ("name", "clamped"),
+    [("../escape.txt", "escape.txt"), ("/etc/passwd", "etc/passwd"), ("a/../../b", "b")],
+)
+def test_localstorage_clamps_paths_inside_the_root(
+    dapr: httpx.Client, pair: SidecarPair, name: str, clamped: str
+) -> None:
+    """As daprd's securejoin does: the root acts as `/`, nothing is written outside it."""
+    marker = f"not-base64 {uuid.uuid4()}"
+    resp = invoke(dapr, "files", operation="create", data=marker, metadata={"fileName": name})
+    assert resp.status_code == 200, resp.text
+    assert resp.json() == {"fileName": clamped}
+    assert (pair.workdir / "files" / clamped).read_text() == marker
+    assert not (pair.workdir / "escape.txt").exists()
 
 
 @pytest.mark.parametrize(
-    ("name", "body", "code", "needle"),
+    ("name", "body", "status", "code", "needle"),
     [
-        ("nope", {"operation": "get"}, "ERR_INVOKE_OUTPUT_BINDING", "couldn't find output binding"),
-        ("unserved", {"operation": "create"}, "ERR_INVOKE_OUTPUT_BINDING", "not served"),
-        ("files", {"operation": "upload"}, "ERR_INVOKE_OUTPUT_BINDING", "does not support"),
-        ("files", {"data": 1}, "ERR_INVOKE_OUTPUT_BINDING", "operation field is missing"),
-        ("files", [1], "ERR_MALFORMED_REQUEST", "body must be"),
-        ("files", {"operation": "get", "metadata": {"fileName": 1}}, "ERR_MALFORMED_REQUEST", ""),
+        ("nope", {"operation": "get"}, 500, "ERR_INVOKE_OUTPUT_BINDING", "couldn't find output"),
+        ("unserved", {"operation": "create"}, 500, "ERR_INVOKE_OUTPUT_BINDING", "couldn't find"),
+        ("files", {"operation": "upload"}, 500, "ERR_INVOKE_OUTPUT_BINDING", "does not support"),
+        ("files", {"data": 1}, 500, "ERR_INVOKE_OUTPUT_BINDING", "operation field is missing"),
+        ("files", [1], 400, "ERR_MALFORMED_REQUEST", "failed deserializing HTTP body"),
+        ("files", {"operation": "get", "metadata": {"x": 1}}, 400, "ERR_MALFORMED_REQUEST", ""),
     ],
 )
-def test_bad_binding_requests_are_400(
-    dapr: httpx.Client, name: str, body: object, code: str, needle: str
+def test_bad_binding_requests_get_daprds_answers(
+    dapr: httpx.Client, name: str, body: object, status: int, code: str, needle: str
 ) -> None:
+    """daprd answers a malformed body 400 and every failed binding call 500 (the binding's
+    own reason in the message), a missing binding included."""
     resp = dapr.post(f"/v1.0/bindings/{name}", json=body)
-    assert_error(resp, 400, code)
+    assert_error(resp, status, code)
     assert needle in resp.json()["message"]
+
+
+def test_a_component_the_sidecar_cannot_build_stops_it(tmp_path: Path, sidecar: str) -> None:
+    """Without `ignoreErrors: true` an unserved component type is fatal on daprd; so on
+    localdapr, rather than a sidecar that starts without it."""
+    resources = tmp_path / "resources"
+    resources.mkdir()
+    (resources / "kafka.yaml").write_text(_KAFKA)
+    pair = SidecarPair(APP, tmp_path, resources_path=resources, sidecar=sidecar)
+    with pytest.raises(RuntimeError, match="kafka"):
+        pair.start()
+    pair.stop()
+
+
+_KAFKA = """\
+apiVersion: dapr.io/v1alpha1
+kind: Component
+metadata:
+  name: events
+spec:
+  type: bindings.kafka
+  version: v1
+"""
 
 
 def test_invalid_json_is_400(dapr: httpx.Client) -> None:
