@@ -1,6 +1,6 @@
 """The generic `ResidentObject` Dapr actor: wires policy decisions to Dapr, nothing more."""
 
-from ._activations import forget_activations
+from ._activations import sidecar_generation, sidecar_restarted
 from ._client import ResidentObjectClient
 from ._delivery import MARK_FIELD, delivery_key, mark
 from ._errors import (
@@ -11,6 +11,7 @@ from ._errors import (
     ObjectError,
     ObjectMovedError,
     ObjectNotFoundError,
+    ObjectUnavailableError,
     ResidentError,
 )
 from ._host import Clock, HostConfig, SystemClock
@@ -21,7 +22,7 @@ from ._runtime import actor_factory, register_resident_object
 from ._serializer import PlainJSONSerializer
 from ._sidecar import SidecarClient, SidecarError
 from ._trace import remember as remember_trace
-from ._turnlock import turn_lock
+from ._turnlock import fence, turn_lock, turn_running
 
 __all__ = [
     "ACTOR_TYPE",
@@ -36,6 +37,7 @@ __all__ = [
     "ObjectIndex",
     "ObjectMovedError",
     "ObjectNotFoundError",
+    "ObjectUnavailableError",
     "PlainJSONSerializer",
     "ResidentError",
     "ResidentObject",
@@ -46,9 +48,12 @@ __all__ = [
     "SystemClock",
     "actor_factory",
     "delivery_key",
-    "forget_activations",
+    "fence",
     "mark",
     "register_resident_object",
     "remember_trace",
+    "sidecar_generation",
+    "sidecar_restarted",
     "turn_lock",
+    "turn_running",
 ]

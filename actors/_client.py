@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 from urllib.parse import quote
+from uuid import uuid4
 
 from ._errors import ResidentError
 from ._interface import ACTOR_TYPE
@@ -51,7 +52,9 @@ class ResidentObjectClient:
     async def command(
         self, object_id: str, name: str, params: dict[str, Any], *, token: str
     ) -> dict[str, Any]:
-        request = {"name": name, "params": params, "token": token}
+        """Run a command once: a fresh request id lets the object recognize the same call
+        delivered twice (daprd retries actor calls across rebalances)."""
+        request = {"name": name, "params": params, "token": token, "request_id": uuid4().hex}
         return await self.call(object_id, "Command", request)
 
     async def snapshot(self, object_id: str, *, token: str) -> dict[str, Any]:

@@ -61,6 +61,13 @@ class BadRequestError(ObjectError):
     code = "invalid_request"
 
 
+class ObjectUnavailableError(ObjectError):
+    """The object cannot be served here right now (it is moving between replicas); nothing
+    was written. Retrying reaches it where it lives."""
+
+    code = "unavailable"
+
+
 def error_envelope(exc: PolicyError | ObjectError) -> dict[str, Any]:
     """The JSON body of a refused turn."""
     error: dict[str, Any] = {"code": exc.code, "message": str(exc)}

@@ -47,8 +47,14 @@ _hosted: set[str] = set()
 
 
 def label_replica(host_id: str) -> None:
-    """Which host and which replica these figures are from (pod name on Kubernetes)."""
-    replica = os.environ.get("HOSTNAME") or socket.gethostname()
+    """Which host and which replica these figures are from: `RESIDENT_REPLICA`, else the pod
+    name on Kubernetes (HOSTNAME), else this machine and process (several replicas may share
+    a machine, as with `make run-dapr REPLICAS=3`)."""
+    replica = (
+        os.environ.get("RESIDENT_REPLICA")
+        or os.environ.get("HOSTNAME")
+        or f"{socket.gethostname()}-{os.getpid()}"
+    )
     REPLICA.labels(host_id=host_id, replica=replica).set(1)
 
 

@@ -18,6 +18,7 @@ from dapr.actor.runtime.context import ActorRuntimeContext
 
 from policies import NumberOutOfRange, Policy, PolicyError, TooDeep, load_policy
 
+from ._activations import sidecar_generation
 from ._auth import authenticate, who_of
 from ._delivery import check_mark
 from ._errors import BadRequestError, ForbiddenError, ObjectError, error_envelope
@@ -26,6 +27,7 @@ from ._index import ObjectIndex
 from ._interface import ResidentObjectInterface
 from ._metrics import COMMANDS, CYCLES, REFUSALS, record_actions, record_activation
 from ._portability import ExportRequest, export_object, import_object
+from ._requests import request_id_of
 from ._serializer import OutOfRangeBody, TooDeepBody
 from ._sidecar import SidecarClient, SidecarError
 from ._state import ObjectStore, StoredObject
@@ -55,7 +57,9 @@ class ResidentObject(Actor, ResidentObjectInterface, Remindable):
         super().__init__(ctx, actor_id)
         self._host = host
         self._sidecar = sidecar
-        self._store = ObjectStore(self._state_manager)
+        self._store = ObjectStore(self._state_manager, object_id=self.object_id)
+        # The sidecar generation this instance's cache belongs to (actors._activations).
+        self.sidecar_generation = sidecar_generation()
 
     @property
     def object_id(self) -> str:
@@ -105,6 +109,7 @@ class ResidentObject(Actor, ResidentObjectInterface, Remindable):
         if name != REMINDER:
             return
         async with turn_lock(self.object_id):
+            await self._forget_if_stale()
             try:
                 result = await self._turn().cycle(who={"reminder": REMINDER}, forced=False)
             except BaseException:
@@ -121,7 +126,14 @@ class ResidentObject(Actor, ResidentObjectInterface, Remindable):
     ) -> Request:
         """Run one method as one turn; on any failure forget staged state (inside the turn)."""
         async with turn_lock(self.object_id):
+            await self._forget_if_stale()
             return await self._run(handler, request)
+
+    async def _forget_if_stale(self) -> None:
+        """A sidecar restarted since this instance cached state: read it afresh this turn."""
+        if self.sidecar_generation != sidecar_generation():
+            await self._store.discard()
+            self.sidecar_generation = sidecar_generation()
 
     async def _run(
         self, handler: Callable[[Request], Awaitable[Request]], request: object
@@ -193,7 +205,8 @@ class ResidentObject(Actor, ResidentObjectInterface, Remindable):
         if not isinstance(name, str) or not isinstance(params, dict):
             raise BadRequestError("`name` must be a string and `params` a JSON object")
         self._host.inputs.check_depth(params, what=f"params of command {name!r}")
-        return await self._turn().command(name, params, caller=caller)
+        request_id = request_id_of(request)
+        return await self._turn().command(name, params, caller=caller, request_id=request_id)
 
     async def _readable(self, request: Request) -> tuple[StoredObject, Policy, datetime]:
         caller = authenticate(request, self._host)

@@ -15,6 +15,10 @@ from typing import Any
 from dapr.actor.runtime.state_change import StateChangeKind
 from dapr.actor.runtime.state_manager import ActorStateManager
 
+from ._errors import ObjectUnavailableError
+from ._requests import REQUESTS_KEY
+from ._turnlock import fenced
+
 POLICY_KEY = "policy"
 DATA_KEY = "data"
 META_KEY = "meta"
@@ -73,8 +77,9 @@ class StoredObject:
 class ObjectStore:
     """Typed access to one object's keys through the SDK's per-actor state manager."""
 
-    def __init__(self, state: ActorStateManager[Any]) -> None:
+    def __init__(self, state: ActorStateManager[Any], *, object_id: str = "") -> None:
         self._state = state
+        self._object_id = object_id
         self._written_entries: list[str] = []
 
     async def load(self) -> StoredObject | None:
@@ -117,10 +122,23 @@ class ObjectStore:
         await self._state.set_state(META_KEY, meta.to_json())
 
     async def commit(self) -> None:
-        """Save everything staged in one Dapr state transaction (all or nothing)."""
+        """Save everything staged in one Dapr state transaction (all or nothing); refused
+        when the sidecar deactivated the object during this turn (it lives elsewhere now)."""
+        if fenced(self._object_id):
+            raise ObjectUnavailableError(
+                "the object moved to another replica during this turn; retry"
+            )
         await self._state.save_state()
         self._forget(self._written_entries)
         self._written_entries = []
+
+    async def requests(self) -> dict[str, Any]:
+        """The recent-request records (actors._requests); {} when there are none."""
+        found, records = await self._state.try_get_state(REQUESTS_KEY)
+        return dict(records) if found and isinstance(records, dict) else {}
+
+    async def stage_requests(self, records: dict[str, Any]) -> None:
+        await self._state.set_state(REQUESTS_KEY, records)
 
     async def discard(self) -> None:
         """Forget staged and cached values after a failed turn.

@@ -14,6 +14,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 _locks: dict[str, tuple[asyncio.Lock, int]] = {}
+# Objects whose running turn must not commit: the sidecar deactivated them mid-turn (placement
+# moved them); cleared when that turn ends.
+_fenced: set[str] = set()
 
 
 @asynccontextmanager
@@ -23,13 +26,32 @@ async def turn_lock(object_id: str) -> AsyncIterator[None]:
     _locks[object_id] = (lock, users + 1)
     try:
         async with lock:
-            yield
+            try:
+                yield
+            finally:
+                _fenced.discard(object_id)
     finally:
         lock, users = _locks[object_id]
         if users <= 1:
             del _locks[object_id]
         else:
             _locks[object_id] = (lock, users - 1)
+
+
+def turn_running(object_id: str) -> bool:
+    """Whether a turn of `object_id` holds its lock now."""
+    entry = _locks.get(object_id)
+    return entry is not None and entry[0].locked()
+
+
+def fence(object_id: str) -> None:
+    """The running turn of `object_id` may no longer commit (its object moved away)."""
+    if turn_running(object_id):
+        _fenced.add(object_id)
+
+
+def fenced(object_id: str) -> bool:
+    return object_id in _fenced
 
 
 def held_locks() -> int:

@@ -20,6 +20,7 @@ from ._effects import deliver, outbox_items
 from ._errors import ForbiddenError, ObjectMovedError, ObjectNotFoundError
 from ._host import HostConfig
 from ._metrics import REMINDER_LAG, record_outbox
+from ._requests import fingerprint, record_key, remember, replayed
 from ._sidecar import SidecarClient
 from ._state import Meta, ObjectStore, StoredObject
 
@@ -244,6 +245,7 @@ class Turn:
         *,
         caller: Mapping[str, Any],
         workflow_events: bool = True,
+        request_id: str | None = None,
     ) -> dict[str, Any]:
         stored = await self.load_required()
         self.ensure_active(stored)
@@ -251,10 +253,23 @@ class Turn:
         policy.check_caller(caller)
         if workflow_events and name in policy.workflow_events:
             return await workflow.event_command(self, stored, policy, name, params, caller=caller)
+        key = print_ = ""
+        records: dict[str, Any] = {}
+        if request_id is not None:
+            key, print_ = record_key(caller, request_id), fingerprint(name, params)
+            records = await self.store.requests()
+            earlier = replayed(records, key, print_)
+            if earlier is not None:
+                return {**earlier, "replayed": True}
+        seq_before = stored.meta.seq
         decision, outbox = await self.stage_command(stored, policy, name, params, caller=caller)
+        result = self.command_result(decision, stored.meta)
+        if request_id is not None and stored.meta.seq != seq_before:
+            now = self.host.clock.now()
+            await self.store.stage_requests(remember(records, key, print_, result, now=now))
         await self.store.commit()
         await self.flush_outbox(outbox, stored.meta)
-        return self.command_result(decision, stored.meta)
+        return result
 
     @staticmethod
     def command_result(decision: Decision, meta: Meta) -> dict[str, Any]:

@@ -18,6 +18,8 @@ would clear the state cache of a turn that is still running and about to commit.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 from typing import Any
 
@@ -25,7 +27,7 @@ from dapr.actor.runtime.runtime import ActorRuntime
 from dapr.clients.exceptions import ERROR_CODE_UNKNOWN, DaprInternalError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from actors import forget_activations, turn_lock
+from actors import fence, sidecar_restarted, turn_lock, turn_running
 
 REENTRANCY_HEADER = b"dapr-reentrancy-id"
 JSON_UTF8 = b"application/json; utf-8"
@@ -38,14 +40,14 @@ class ActorFastPath:
         self._app = app
         self._types = actor_types
         self._sidecar_seen = False
+        self._background: set[asyncio.Task[None]] = set()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] == "/dapr/config":
             await self._on_sidecar_start()
         deactivated = self._deactivation(scope)
         if deactivated is not None:
-            async with turn_lock(deactivated):
-                await self._app(scope, receive, send)
+            await self._deactivate(deactivated, scope, receive, send)
             return
         route = self._route(scope)
         if route is None:
@@ -75,14 +77,30 @@ class ActorFastPath:
             return
         await _send(send, 200, result, JSON_UTF8)
 
+    async def _deactivate(self, object_id: str, scope: Scope, receive: Receive, send: Send) -> None:
+        """`DELETE /actors/{type}/{id}`: placement moved the object away. Deactivate in its
+        turn; but when a turn is running, answer at once and fence that turn (it may not
+        commit) instead of waiting: daprd sends this DELETE while the actor type is locked
+        for a new placement table, and the running turn's next state call waits for that
+        lock to lift, which waits for this answer."""
+        if not turn_running(object_id):
+            async with turn_lock(object_id):
+                await self._app(scope, receive, send)
+            return
+        fence(object_id)
+        actor_type = str(scope["path"]).split("/")[2]
+        task = asyncio.get_running_loop().create_task(_deactivate_after_turn(actor_type, object_id))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        await _respond(send, 200, {})
+
     async def _on_sidecar_start(self) -> None:
         """A sidecar reads `/dapr/config` when it starts: after the first, one restarted under
         this app, and the activations it had placed here may be stale (actors._activations)."""
         if not self._sidecar_seen:
             self._sidecar_seen = True
             return
-        for actor_type in self._types:
-            await forget_activations(actor_type)
+        sidecar_restarted(list(self._types))
 
     def _deactivation(self, scope: Scope) -> str | None:
         """The object id of `DELETE /actors/{type}/{id}` for one of our types, else None."""
@@ -127,3 +145,10 @@ async def _send(send: Send, status: int, body: bytes, content_type: bytes) -> No
     headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+async def _deactivate_after_turn(actor_type: str, object_id: str) -> None:
+    """Drop the instance once the fenced turn is over (the next turn then loads afresh)."""
+    async with turn_lock(object_id):
+        with contextlib.suppress(ValueError):  # not active any more
+            await ActorRuntime.deactivate(actor_type, object_id)

@@ -44,6 +44,12 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
             kind = dict(getattr(report, "user_properties", ())).get("sidecar")
             if kind:
                 counts[(kind, outcome)] += 1
+    for outcome in ("passed", "failed"):
+        for report in terminalreporter.stats.get(outcome, []):
+            text = dict(getattr(report, "user_properties", ())).get("report")
+            if text and getattr(report, "when", "call") == "call":
+                terminalreporter.section(f"report of {report.nodeid}")
+                terminalreporter.write_line(str(text))
     if counts:
         terminalreporter.section("contract and e2e tests by sidecar")
         for kind in ("daprd", "localdapr"):

@@ -8,7 +8,6 @@ invocation and the HTTP binding cross real sockets to a non-Dapr service, as in 
 from __future__ import annotations
 
 import contextlib
-import shutil
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
@@ -70,7 +69,9 @@ def resources_for(workdir: Path, *, peer_url: str) -> Path:
     path = workdir / "resources"
     path.mkdir(parents=True, exist_ok=True)
     for file in STATIC.glob("*.yaml"):
-        shutil.copy(file, path / file.name)
+        # daprd opens a relative SQLite path from its working directory (the checkout).
+        text = file.read_text().replace('"kvstore.db"', f'"{workdir / "kvstore.db"}"')
+        (path / file.name).write_text(text)
     files_root = workdir / "files"
     (path / "bindings.yaml").write_text(_BINDINGS.format(files_root=files_root))
     (path / "httpendpoint.yaml").write_text(_ENDPOINT.format(peer_url=peer_url))

@@ -65,6 +65,50 @@ def test_replicas_serve_every_object_as_one_host(tmp_path: Path, issuer: Issuer)
             httpx.get(f"{r.app_url}/.well-known/jwks.json", timeout=5).text for r in replicas
         }
         assert len(identities) == 1
+
+        # Placement moves replica 2's objects away and back when its daprd restarts; each
+        # replica's gauge counts only what it hosts now, so together they count each once.
+        replicas[2].restart_sidecar()
+        eventually(lambda: sum(hosted(r) for r in replicas) == len(ids), timeout=60, interval=1)
+        assert len({replica_label(r) for r in replicas}) == REPLICAS
+    finally:
+        for replica in replicas:
+            replica.stop()
+        control.stop()
+
+
+def metric(replica: ResidentHost, name: str) -> list[str]:
+    text = httpx.get(f"{replica.app_url}/metrics", timeout=10).text
+    return [line for line in text.splitlines() if line.startswith(name)]
+
+
+def hosted(replica: ResidentHost) -> float:
+    (line,) = metric(replica, "resident_hosted_objects ")
+    return float(line.rsplit(" ", 1)[1])
+
+
+def replica_label(replica: ResidentHost) -> str:
+    (line,) = metric(replica, "resident_replica_info{")
+    return line.split('replica="', 1)[1].split('"', 1)[0]
+
+
+@pytest.mark.daprd
+def test_rate_limits_are_per_replica(tmp_path: Path, issuer: Issuer) -> None:
+    """A caller's budget is kept by each replica: spent on one, the next still serves it."""
+    control = ControlPlane(tmp_path / "control").start()
+    env = {"RESIDENT_COMMAND_RATE": "0.5", "RESIDENT_COMMAND_BURST": "3"}
+    replicas = [
+        ResidentHost(tmp_path / f"r{n}", trusted=[issuer], env=env, sidecar=Daprd(control))
+        for n in range(2)
+    ]
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            list(pool.map(lambda r: r.start(), replicas))
+        caller = issuer.token("ops", "ops", "viewer")
+        first = [replicas[0].call("GET", "/objects/thermostat-rl", caller) for _ in range(4)]
+        assert [r.status_code for r in first] == [404, 404, 404, 429]
+        assert first[-1].json()["code"] == "rate_limited"
+        assert replicas[1].call("GET", "/objects/thermostat-rl", caller).status_code == 404
     finally:
         for replica in replicas:
             replica.stop()
