@@ -55,11 +55,14 @@ test: lint dapr redis
 bench: setup
 	@$(MAKE) --no-print-directory dapr redis
 	@for b in bench/bench_*.py; do [ $$b = bench/bench_service.py ] && continue; \
+		[ $$b = bench/bench_replicas.py ] && continue; \
 		echo "== $$b"; $(PY) $$b || exit 1; done
 	@echo "== bench/bench_service.py --sidecar localdapr --objects 2000"; \
 		$(PY) bench/bench_service.py --sidecar localdapr --objects 2000
 	@echo "== bench/bench_service.py --sidecar daprd --objects 1000"; \
 		$(PY) bench/bench_service.py --sidecar daprd --objects 1000
+	@echo "== bench/bench_replicas.py --replicas 1,2,3 --objects 1000 --rebalance"; \
+		$(PY) bench/bench_replicas.py --replicas 1,2,3 --objects 1000 --warmup 15 --window 20 --rebalance
 	@echo "== bench/soak.py --sidecar localdapr"; $(PY) bench/soak.py --sidecar localdapr
 	@echo "== bench/soak.py --sidecar daprd --objects 1000 --warmup 30 --duration 120"; \
 		$(PY) bench/soak.py --sidecar daprd --objects 1000 --warmup 30 --duration 120
