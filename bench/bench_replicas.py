@@ -48,9 +48,14 @@ async def install(replicas: list[ResidentHost], issuer: Issuer, count: int, peri
 
         async def put(n: int) -> None:
             url = f"{replicas[n % len(replicas)].app_url}/objects/thermostat-r{n}/policy"
-            async with gate, session.put(url, data=jws, headers=headers) as r:
-                if r.status != 201:
-                    raise RuntimeError(f"install {n}: {r.status} {await r.text()}")
+            for attempt in range(5):  # a busy sidecar may time out; the PUT is idempotent
+                async with gate, session.put(url, data=jws, headers=headers) as r:
+                    if r.status == 201 or (attempt and r.status in (200, 409)):
+                        return
+                    if r.status != 503:
+                        raise RuntimeError(f"install {n}: {r.status} {await r.text()}")
+                await asyncio.sleep(1 + attempt)
+            raise RuntimeError(f"install {n}: still unavailable after 5 attempts")
 
         await asyncio.gather(*(put(n) for n in range(count)))
 
