@@ -23,7 +23,6 @@ import json
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import aiohttp
@@ -32,10 +31,8 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from app.hostkey import ensure_host_key  # noqa: E402
 from bench.soak import lag_buckets, metric_samples, p99_upper_bound  # noqa: E402
-from tests.e2e.hosts import Issuer, ResidentHost, example  # noqa: E402
-from tests.realdapr import ControlPlane, Daprd  # noqa: E402
+from tests.e2e.hosts import Issuer, ResidentHost, example, replica_set  # noqa: E402
 
 
 async def install(replicas: list[ResidentHost], issuer: Issuer, count: int, period: str) -> None:
@@ -87,23 +84,7 @@ def window(replicas: list[ResidentHost], seconds: float) -> tuple[float, float]:
 
 def run(args: argparse.Namespace, count: int, workdir: Path, rebalance: bool) -> dict[str, object]:
     issuer = Issuer("https://bench.example")
-    control = ControlPlane(workdir / "control").start()
-    key = workdir / "host-key.pem"
-    ensure_host_key(key, generate=True)
-    env = {"RESIDENT_HOST_KEY": str(key), "RESIDENT_GENERATE_HOST_KEY": "false"}
-    replicas = [
-        ResidentHost(
-            workdir / f"replica-{n}",
-            trusted=[issuer],
-            host_id="resident",
-            env=env,
-            sidecar=Daprd(control),
-        )
-        for n in range(count)
-    ]
-    try:
-        with ThreadPoolExecutor(count) as pool:
-            list(pool.map(lambda r: r.start(), replicas))
+    with replica_set(workdir, issuer, count) as (_control, replicas):
         started = time.perf_counter()
         asyncio.run(install(replicas, issuer, args.objects, args.period))
         installed = time.perf_counter() - started
@@ -133,10 +114,6 @@ def run(args: argparse.Namespace, count: int, workdir: Path, rebalance: bool) ->
                 | {"after": round(after[0], 1)},
             }
         return result
-    finally:
-        for replica in replicas:
-            replica.stop()
-        control.stop()
 
 
 def main() -> None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,10 +15,11 @@ from typing import Any
 import httpx
 import yaml
 
+from app.hostkey import ensure_host_key
 from policies import SigningKey, generate_key, sign_policy, sign_token
 from tests.contract.pair import SidecarPair
 from tests.e2e.subscriber import Subscriber
-from tests.realdapr import Sidecar
+from tests.realdapr import ControlPlane, Daprd, Sidecar
 from tests.support import ROOT
 
 EXAMPLES = ROOT / "policies" / "examples"
@@ -138,3 +141,41 @@ class ResidentHost(SidecarPair):
         if self.subscriber is not None:
             self.subscriber.stop()
         super().stop()
+
+
+@contextlib.contextmanager
+def replica_set(
+    workdir: Path,
+    issuer: Issuer,
+    count: int,
+    *,
+    env: dict[str, str] | None = None,
+    redis_persistence: bool = False,
+    observe: Sequence[str] = (),
+) -> Iterator[tuple[ControlPlane, list[ResidentHost]]]:
+    """`count` replicas of one host on real Dapr, as a Deployment runs them: one control plane
+    (Redis, placement, scheduler), app id `resident`, one shared host key; each replica is an
+    app + its daprd. The first replica observes `observe` topics. All are stopped on exit."""
+    control = ControlPlane(workdir / "control", redis_persistence=redis_persistence).start()
+    key = workdir / "host-key.pem"
+    ensure_host_key(key, generate=True)
+    shared = {"RESIDENT_HOST_KEY": str(key), "RESIDENT_GENERATE_HOST_KEY": "false", **(env or {})}
+    replicas = [
+        ResidentHost(
+            workdir / f"replica-{n}",
+            trusted=[issuer],
+            host_id="resident",
+            env=shared,
+            sidecar=Daprd(control),
+            observe=observe if n == 0 else (),
+        )
+        for n in range(count)
+    ]
+    try:
+        with ThreadPoolExecutor(count) as pool:
+            list(pool.map(lambda r: r.start(), replicas))
+        yield control, replicas
+    finally:
+        for replica in replicas:
+            replica.stop()
+        control.stop()

@@ -12,6 +12,7 @@ would break. The report (recovery times, failed calls) is printed in the session
 
 from __future__ import annotations
 
+import contextlib
 import random
 import signal
 import statistics
@@ -27,10 +28,8 @@ from typing import Any
 import httpx
 import pytest
 
-from app.hostkey import ensure_host_key
 from policies import data_digest, verify_lineage
-from tests.e2e.hosts import Issuer, ResidentHost
-from tests.realdapr import ControlPlane, Daprd
+from tests.e2e.hosts import Issuer, ResidentHost, replica_set
 from tests.support import eventually
 
 REPLICAS = 3
@@ -204,26 +203,13 @@ def check_object(entries: list[dict[str, Any]], data: dict[str, Any]) -> dict[in
 def test_chaos_loses_nothing_and_never_interleaves(
     tmp_path: Path, issuer: Issuer, request: pytest.FixtureRequest
 ) -> None:
-    control = ControlPlane(tmp_path / "control", redis_persistence=True).start()
-    key = tmp_path / "host-key.pem"
-    ensure_host_key(key, generate=True)
-    env = {"RESIDENT_HOST_KEY": str(key), "RESIDENT_GENERATE_HOST_KEY": "false"}
-    replicas = [
-        ResidentHost(
-            tmp_path / f"replica-{n}",
-            trusted=[issuer],
-            host_id="resident",
-            env=env,
-            sidecar=Daprd(control),
-            observe=["ticks"] if n == 0 else [],
-        )
-        for n in range(REPLICAS)
-    ]
+    cluster = contextlib.ExitStack()
+    control, replicas = cluster.enter_context(
+        replica_set(tmp_path, issuer, REPLICAS, redis_persistence=True, observe=["ticks"])
+    )
     load: Load | None = None
     report: list[str] = []
     try:
-        with ThreadPoolExecutor(REPLICAS) as pool:
-            list(pool.map(lambda r: r.start(), replicas))
         ops = issuer.token("ops", "ops", "viewer")
         policy = issuer.sign(TICKER)
         ids = [f"chaos-{n:03d}" for n in range(OBJECTS)]
@@ -348,6 +334,4 @@ def test_chaos_loses_nothing_and_never_interleaves(
         if load is not None:
             load.stop.set()
         request.node.user_properties.append(("report", "\n".join(report)))
-        for replica in replicas:
-            replica.stop()
-        control.stop()
+        cluster.close()

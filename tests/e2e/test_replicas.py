@@ -10,15 +10,12 @@ from __future__ import annotations
 
 import json
 import subprocess
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 import pytest
 
-from app.hostkey import ensure_host_key
-from tests.e2e.hosts import Issuer, ResidentHost, example
-from tests.realdapr import ControlPlane, Daprd
+from tests.e2e.hosts import Issuer, ResidentHost, example, replica_set
 from tests.support import eventually
 
 REPLICAS = 3
@@ -27,23 +24,7 @@ REPLICAS = 3
 @pytest.mark.daprd
 @pytest.mark.timeout(240)
 def test_replicas_serve_every_object_as_one_host(tmp_path: Path, issuer: Issuer) -> None:
-    control = ControlPlane(tmp_path / "control").start()
-    key = tmp_path / "host-key.pem"
-    ensure_host_key(key, generate=True)
-    env = {"RESIDENT_HOST_KEY": str(key), "RESIDENT_GENERATE_HOST_KEY": "false"}
-    replicas = [
-        ResidentHost(
-            tmp_path / f"replica-{n}",
-            trusted=[issuer],
-            host_id="resident",
-            env=env,
-            sidecar=Daprd(control),
-        )
-        for n in range(REPLICAS)
-    ]
-    try:
-        with ThreadPoolExecutor(REPLICAS) as pool:
-            list(pool.map(lambda r: r.start(), replicas))
+    with replica_set(tmp_path, issuer, REPLICAS) as (_control, replicas):
         ops, sensor = issuer.token("ops", "ops", "viewer"), issuer.token("s", "sensor")
         policy = issuer.sign(example("thermostat", evaluation={"every": "1s", "on_change": False}))
         ids = [f"thermostat-rep{n:02d}" for n in range(24)]
@@ -71,10 +52,6 @@ def test_replicas_serve_every_object_as_one_host(tmp_path: Path, issuer: Issuer)
         replicas[2].restart_sidecar()
         eventually(lambda: sum(hosted(r) for r in replicas) == len(ids), timeout=60, interval=1)
         assert len({replica_label(r) for r in replicas}) == REPLICAS
-    finally:
-        for replica in replicas:
-            replica.stop()
-        control.stop()
 
 
 def metric(replica: ResidentHost, name: str) -> list[str]:
@@ -95,24 +72,13 @@ def replica_label(replica: ResidentHost) -> str:
 @pytest.mark.daprd
 def test_rate_limits_are_per_replica(tmp_path: Path, issuer: Issuer) -> None:
     """A caller's budget is kept by each replica: spent on one, the next still serves it."""
-    control = ControlPlane(tmp_path / "control").start()
     env = {"RESIDENT_COMMAND_RATE": "0.5", "RESIDENT_COMMAND_BURST": "3"}
-    replicas = [
-        ResidentHost(tmp_path / f"r{n}", trusted=[issuer], env=env, sidecar=Daprd(control))
-        for n in range(2)
-    ]
-    try:
-        with ThreadPoolExecutor(2) as pool:
-            list(pool.map(lambda r: r.start(), replicas))
+    with replica_set(tmp_path, issuer, 2, env=env) as (_control, replicas):
         caller = issuer.token("ops", "ops", "viewer")
         first = [replicas[0].call("GET", "/objects/thermostat-rl", caller) for _ in range(4)]
         assert [r.status_code for r in first] == [404, 404, 404, 429]
         assert first[-1].json()["code"] == "rate_limited"
         assert replicas[1].call("GET", "/objects/thermostat-rl", caller).status_code == 404
-    finally:
-        for replica in replicas:
-            replica.stop()
-        control.stop()
 
 
 @pytest.mark.daprd
