@@ -14,6 +14,7 @@ from ._bundle import (
     verify_bundle,
 )
 from ._decision import Decision
+from ._docschema import SCHEMA_FILE, policy_schema, schema_text
 from ._durations import parse_duration
 from ._errors import (
     BundleTooLarge,
@@ -55,6 +56,7 @@ from ._lineage import (
     next_entry,
     verify_lineage,
 )
+from ._lint import Problem, has_errors, lint_text
 from ._load import (
     clear_policy_cache,
     example_document,
@@ -64,7 +66,9 @@ from ._load import (
 )
 from ._model import PolicyDocument
 from ._policy import Policy
+from ._policytest import CaseResult, SuiteResult, discover, run_suite
 from ._signing import SigningKey, TrustStore, generate_key
+from ._testreport import junit_xml, summary
 from ._tokens import DEFAULT_MAX_TOKEN_LIFETIME, sign_token, verify_token
 from ._workflow import WorkflowOutcome, WorkflowStatus, WorkflowStep
 
@@ -74,7 +78,9 @@ __all__ = [
     "DEFAULT_PUBSUB",
     "MAX_BUNDLE_BYTES",
     "MAX_POLICY_BYTES",
+    "SCHEMA_FILE",
     "BundleTooLarge",
+    "CaseResult",
     "DataMismatch",
     "DataTooLarge",
     "Decision",
@@ -100,8 +106,10 @@ __all__ = [
     "PolicyMismatch",
     "PolicyNotYetValid",
     "PolicyTooLarge",
+    "Problem",
     "Rollback",
     "SigningKey",
+    "SuiteResult",
     "TokenError",
     "TooDeep",
     "TrustStore",
@@ -120,16 +128,24 @@ __all__ = [
     "check_extends",
     "clear_policy_cache",
     "data_digest",
+    "discover",
     "exact_json",
     "example_document",
     "generate_key",
+    "has_errors",
     "host_narrowing",
+    "junit_xml",
+    "lint_text",
     "load_policy",
     "next_entry",
     "parse_duration",
+    "policy_schema",
     "read_document",
+    "run_suite",
+    "schema_text",
     "sign_policy",
     "sign_token",
+    "summary",
     "verify_bundle",
     "verify_lineage",
     "verify_token",

@@ -7,6 +7,19 @@ from policies import PolicyError
 
 EXPECTED = {
     "DEFAULT_MAX_TOKEN_LIFETIME",
+    # the policy authoring kit (#16): schema, lint, unit tests
+    "SCHEMA_FILE",
+    "policy_schema",
+    "schema_text",
+    "Problem",
+    "has_errors",
+    "lint_text",
+    "CaseResult",
+    "SuiteResult",
+    "discover",
+    "run_suite",
+    "junit_xml",
+    "summary",
     "exact_json",
     "BUNDLE_FORMAT",
     "MAX_BUNDLE_BYTES",
