@@ -26,7 +26,7 @@ from ._lintflow import workflow_warnings
 from ._lintwarn import Finding, expression_warnings
 from ._model import PolicyDocument
 from ._sites import expression_sites
-from ._yamlpos import Loc, Position, Source, duplicate_keys, parse_source
+from ._yamlpos import Loc, Position, Source, duplicate_keys, located_errors, parse_source
 
 Severity = Literal["error", "warning"]
 # Lint checks an unsigned file: `sign_policy` fills these from the key and the clock.
@@ -135,7 +135,7 @@ def _document(report: _Report, inputs: InputLimits) -> PolicyDocument | None:
     try:
         document = PolicyDocument.model_validate(raw)
     except ValidationError as exc:
-        for err in exc.errors(include_url=False):
+        for err in located_errors(exc):
             loc = tuple(err["loc"])
             dotted = ".".join(str(p) for p in loc) or "(document)"
             at_key = err["type"] == "extra_forbidden"

@@ -43,7 +43,7 @@ def workflow_warnings(doc: PolicyDocument) -> Iterator[Finding]:
 
 
 def _never_taken(transitions: tuple[Transition, ...]) -> Iterator[tuple[int, str]]:
-    earliest: tuple[int, timedelta] | None = None
+    earliest: tuple[int, timedelta, str] | None = None
     open_by_trigger: dict[str, int] = {}
     for index, t in enumerate(transitions):
         if t.after is not None:
@@ -51,11 +51,11 @@ def _never_taken(transitions: tuple[Transition, ...]) -> Iterator[tuple[int, str
             if delay is None:
                 continue
             if earliest is not None and delay >= earliest[1]:
-                yield index, f"`after: {t.after}` of transition {earliest[0]} comes first"
+                yield index, f"`after: {earliest[2]}` of transition {earliest[0]} comes first"
                 continue
             if earliest is not None:
                 yield earliest[0], f"`after: {t.after}` of transition {index} comes first"
-            earliest = (index, delay)
+            earliest = (index, delay, t.after)
             continue
         trigger = f"event {t.on!r}" if t.on is not None else "no event"
         if trigger in open_by_trigger:

@@ -71,6 +71,7 @@ def capability_warnings(doc: PolicyDocument) -> Iterator[Finding]:
                 f"{site.where}: always denied by this policy's own capabilities: "
                 f"{compiled.policy_denial}; add it there or drop the action",
                 loc,
+                at_key=compiled.kind == "set",
             )
 
 

@@ -26,7 +26,7 @@ from ._signing import TrustStore, generate_key
 from ._testfile import Case, Suite
 from ._testmatch import diff, matches
 from ._workflow import WorkflowOutcome, WorkflowStatus
-from ._yamlpos import parse_source
+from ._yamlpos import located_errors, parse_source
 
 TEST_ISSUER = "https://resident-test.invalid"
 MAX_SUITES = 1000
@@ -82,7 +82,7 @@ def _read_suite(test_file: Path) -> Suite:
         return Suite.model_validate(source.value)
     except ValidationError as exc:
         problems = []
-        for err in exc.errors(include_url=False):
+        for err in located_errors(exc):
             where = source.position(err["loc"], at_key=err["type"] == "extra_forbidden")
             dotted = ".".join(str(p) for p in err["loc"]) or "(file)"
             problems.append(f"line {where.line} column {where.column}: {dotted}: {err['msg']}")

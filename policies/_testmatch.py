@@ -34,7 +34,10 @@ def matches(expected: Any, actual: Any) -> bool:
 
 
 def pruned(expected: Any, actual: Any) -> Any:
-    """`actual` cut down to what `expected` looks at, so a diff shows only what differs."""
+    """`actual` cut down to what `expected` looks at, so a diff shows only what differs
+    (a part that matches is shown as expected: 35 and 35.0 are no difference)."""
+    if matches(expected, actual):
+        return expected
     if isinstance(expected, Mapping) and isinstance(actual, Mapping):
         return {k: pruned(expected[k], actual[k]) for k in actual if k in expected}
     if isinstance(expected, list) and isinstance(actual, list):

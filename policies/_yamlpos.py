@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import yaml
+from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from ._errors import InvalidPolicy, TooDeep
@@ -67,6 +69,19 @@ class Source:
         if inner != node.value or "\n" in raw:
             return start_of(node)
         return Position(node.start_mark.line + 1, node.start_mark.column + 1 + quote + offset)
+
+
+def located_errors(exc: ValidationError) -> list[ErrorDetails]:
+    """pydantic's errors minus the `too_short` it adds for a list whose items failed (the
+    item's own error says what is wrong; "at least 1 item" would only mislead)."""
+    errors = exc.errors(include_url=False)
+    failed_inside = [e["loc"] for e in errors if e["type"] != "too_short"]
+    return [
+        e
+        for e in errors
+        if e["type"] != "too_short"
+        or not any(loc[: len(e["loc"])] == e["loc"] and loc != e["loc"] for loc in failed_inside)
+    ]
 
 
 def start_of(node: Node | None) -> Position:
