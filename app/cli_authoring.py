@@ -25,6 +25,13 @@ from policies import (
 from .httpclient import CliError
 
 
+def _text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise CliError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     sys.stdout.write(schema_text())
     return 0
@@ -35,7 +42,7 @@ def cmd_lint(args: argparse.Namespace) -> int:
     failed = False
     reports = []
     for name in args.files:
-        problems = lint_text(Path(name).read_text(encoding="utf-8"))
+        problems = lint_text(_text(Path(name)))
         failed = failed or has_errors(problems) or (args.strict and bool(problems))
         if args.json:
             reports.append({"file": name, "problems": [p.to_dict() for p in problems]})
@@ -49,7 +56,7 @@ def cmd_lint(args: argparse.Namespace) -> int:
 
 def refuse_lint_errors(path: Path) -> None:
     """Raise CliError listing the errors `resident lint` finds (warnings are printed)."""
-    problems = lint_text(path.read_text(encoding="utf-8"))
+    problems = lint_text(_text(path))
     for problem in problems:
         if problem.severity == "warning":
             print(problem.format(str(path)), file=sys.stderr)
