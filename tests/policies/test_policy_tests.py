@@ -152,3 +152,13 @@ def test_junit_report(tmp_path: Path, count: int) -> None:
     failure = failing.find("failure")
     assert failure is not None
     assert "+fired: []" in (failure.text or "")
+
+
+def test_the_readme_example_test_file_passes(tmp_path: Path) -> None:
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Writing policies", 1)[1]
+    block = section.split("A complete file", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]
+    path = suite(tmp_path, block)
+    result = run_suite(path)
+    assert result.passed, summary([result])
+    assert len(result.cases) == 3
