@@ -132,20 +132,16 @@ def _document(report: _Report, inputs: InputLimits) -> PolicyDocument | None:
         report.add("error", exc.code, exc.message)
         return None
     raw = {**_FILLED, **yaml_keys(value)}
-    try:
-        document = PolicyDocument.model_validate(raw)
-    except ValidationError as exc:
-        for err in located_errors(exc):
-            loc = tuple(err["loc"])
-            dotted = ".".join(str(p) for p in loc) or "(document)"
-            at_key = err["type"] == "extra_forbidden"
-            report.add("error", "invalid", f"{dotted}: {err['msg']}", loc, at_key=at_key)
+    document = _validated(report, raw)
+    if document is None:
         return None
     try:
         size = len(rfc8785.dumps(raw))
     except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:
-        report.add("error", "invalid", f"the document is not plain JSON: {exc}; quote it")
-        return document
+        report.add(
+            "error", "invalid", f"the document is not plain JSON: {exc}; quote dates and times"
+        )
+        return None
     if size > inputs.max_policy_bytes:
         report.add(
             "error",
@@ -154,6 +150,19 @@ def _document(report: _Report, inputs: InputLimits) -> PolicyDocument | None:
             f"{inputs.max_policy_bytes} (RESIDENT_MAX_POLICY_BYTES): shrink it",
         )
     return document
+
+
+def _validated(report: _Report, raw: dict[str, Any]) -> PolicyDocument | None:
+    """The model, or None with each pydantic error at its node (a misspelt key at the key)."""
+    try:
+        return PolicyDocument.model_validate(raw)
+    except ValidationError as exc:
+        for err in located_errors(exc):
+            loc = tuple(err["loc"])
+            dotted = ".".join(str(p) for p in loc) or "(document)"
+            at_key = err["type"] == "extra_forbidden"
+            report.add("error", "invalid", f"{dotted}: {err['msg']}", loc, at_key=at_key)
+        return None
 
 
 def _expressions(report: _Report, doc: PolicyDocument, inputs: InputLimits) -> dict[Loc, Expr]:

@@ -22,6 +22,9 @@ from ._errors import InvalidPolicy, TooDeep
 Loc = tuple[str | int, ...]
 # Comments make a YAML file larger than the JSON it signs as; still, bound what we read.
 MAX_SOURCE_BYTES = 4 * 1024 * 1024
+# Aliases let a few lines stand for millions of values; a signed policy is at most 256 KiB of
+# JSON, so a document expanding to more nodes than that could never be signed anyway.
+MAX_EXPANDED_NODES = 256 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +116,11 @@ def parse_source(text: str) -> Source:
     loader = yaml.SafeLoader(text)
     try:
         root = loader.get_single_node()
+        if root is not None and expanded_size(root) > MAX_EXPANDED_NODES:
+            raise InvalidPolicy(
+                f"the document's aliases expand to more than {MAX_EXPANDED_NODES} values; "
+                "write it out without anchors"
+            )
         value = None if root is None else loader.construct_document(root)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -129,6 +137,32 @@ def parse_source(text: str) -> Source:
     finally:
         loader.dispose()
     return Source(text=text, value=value, root=root)
+
+
+def expanded_size(root: Node) -> int:
+    """How many nodes `root` stands for once every alias is expanded (memoised per node,
+    so computing it costs the composed node count)."""
+    sizes: dict[int, int] = {}
+    stack: list[tuple[Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        if id(node) in sizes:
+            continue
+        children = _children(node)
+        if children_done:
+            sizes[id(node)] = 1 + sum(sizes.get(id(c), 0) for c in children)
+            continue
+        stack.append((node, True))
+        stack.extend((c, False) for c in children if id(c) not in sizes)
+    return sizes[id(root)]
+
+
+def _children(node: Node) -> list[Node]:
+    if isinstance(node, MappingNode):
+        return [part for pair in node.value for part in pair]
+    if isinstance(node, SequenceNode):
+        return list(node.value)
+    return []
 
 
 def duplicate_keys(source: Source) -> Iterator[tuple[str, Position, Position]]:

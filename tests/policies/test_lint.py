@@ -240,3 +240,18 @@ def test_transitions_never_taken_and_the_state_they_alone_lead_to() -> None:
         "c: {termina",
         "{to: b, whe",
     ]
+
+
+def test_an_alias_bomb_is_refused_before_it_expands() -> None:
+    lines = ["a: &a [1, 1, 1, 1, 1, 1, 1, 1, 1]"]
+    for prev, name in zip("abcdef", "bcdefg", strict=True):
+        lines.append(f"{name}: &{name} [{', '.join(['*' + prev] * 9)}]")
+    (problem,) = lint_text("\n".join(lines) + "\n")
+    assert (problem.kind, problem.line) == ("yaml", 1)
+    assert "aliases expand to more than" in problem.message
+
+
+def test_an_unquoted_date_is_not_json() -> None:
+    (problem,) = lint_text('id: t\nversion: 1\nobjects: ["o-*"]\ndata: {due: 2024-01-01}\n')
+    assert problem.severity == "error"
+    assert "not plain JSON" in problem.message
