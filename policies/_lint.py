@@ -8,6 +8,7 @@ that load but cannot do what their author meant. Nothing here touches a network 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -25,10 +26,12 @@ from ._inputs import InputLimits
 from ._lintflow import workflow_warnings
 from ._lintwarn import Finding, expression_warnings
 from ._model import PolicyDocument
-from ._sites import expression_sites
+from ._sites import Site, expression_sites
 from ._yamlpos import Loc, Position, Source, duplicate_keys, located_errors, parse_source
 
 Severity = Literal["error", "warning"]
+# `_cel` names a parse error's column as "'<source>' col N:" (1-based) on one-line sources.
+_CEL_COLUMN = re.compile(r"' col (\d+): ")
 # Lint checks an unsigned file: `sign_policy` fills these from the key and the clock.
 _FILLED = {"iss": "https://lint.invalid", "iat": 0}
 
@@ -191,8 +194,18 @@ def _expressions(report: _Report, doc: PolicyDocument, inputs: InputLimits) -> d
         try:
             compiled[site.loc] = compile_expr(site.source, where=site.where)
         except InvalidPolicy as exc:
-            report.add("error", "invalid", exc.message, site.loc)
+            report.add(
+                "error", "invalid", exc.message, site.loc, at=_cel_position(report, site, exc)
+            )
     return compiled
+
+
+def _cel_position(report: _Report, site: Site, exc: InvalidPolicy) -> Position | None:
+    """Where in the file the CEL parser stopped, for a one-line expression."""
+    match = _CEL_COLUMN.search(exc.message)
+    if match is None:
+        return None
+    return report.source.offset_position(site.loc, int(match.group(1)) - 1)
 
 
 def _whole(report: _Report, doc: PolicyDocument, inputs: InputLimits) -> None:

@@ -180,9 +180,9 @@ def shadowed_rules(doc: PolicyDocument) -> Iterator[Finding]:
                 yield Finding(
                     "shadowed-rule",
                     f"rule {later.name!r} is shadowed by rule {earlier.name!r} (rules.{i}): "
-                    f"whenever its `when` holds, {earlier.name!r}'s held first, and that rule "
-                    f"writes data.{overlap}, which this `when` reads, so {later.name!r} can "
-                    "only fire if the earlier one is denied; merge them or put this one first",
+                    f"whenever this `when` holds, so did that rule's, which runs first and "
+                    f"writes data.{overlap}, read here; {later.name!r} sees the data after it "
+                    "and fires only if that rule was denied: merge them or put this one first",
                     ("rules", j, "when"),
                 )
                 break

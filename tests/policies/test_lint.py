@@ -58,9 +58,12 @@ def test_every_load_error_is_reported_at_once_each_at_its_node() -> None:
     problems = lint(body)
     assert [at(p) for p in problems] == [
         ("error", "invalid", 6, 21),
-        ("error", "invalid", 8, 13),
-        ("error", "invalid", 9, 36),
+        ("error", "invalid", 8, 22),
+        ("error", "invalid", 9, 44),
     ]
+    # the CEL errors point where the parser stopped: the end of `data.n >`, the `(`
+    assert text_at(body, problems[1]).startswith('", do')
+    assert text_at(body, problems[2]).startswith('("}}')
     assert "evaluation.every" in problems[0].message
     assert "command 'a' when" in problems[1].message
     assert "command 'b' action 0 set 'n'" in problems[2].message
