@@ -18,20 +18,21 @@ from pydantic import ValidationError
 
 from ._cel import Expr, compile_expr
 from ._celcost import shape
-from ._compile import _validator, compile_document
+from ._compile import Block, _validator, compile_document
 from ._durations import parse_duration
 from ._errors import InvalidPolicy, PolicyError
-from ._flowcheck import yaml_keys
+from ._flowcheck import compile_workflow, yaml_keys
 from ._inputs import InputLimits
 from ._lintflow import workflow_warnings
 from ._lintwarn import Finding, expression_warnings
-from ._model import PolicyDocument
+from ._model import Action, PolicyDocument
 from ._sites import Site, expression_sites
 from ._yamlpos import Loc, Position, Source, duplicate_keys, located_errors, parse_source
 
 Severity = Literal["error", "warning"]
 # `_cel` names a parse error's column as "'<source>' col N:" (1-based) on one-line sources.
 _CEL_COLUMN = re.compile(r"' col (\d+): ")
+_TRUE = compile_expr("true", where="lint")
 # Lint checks an unsigned file: `sign_policy` fills these from the key and the clock.
 _FILLED = {"iss": "https://lint.invalid", "iat": 0}
 
@@ -103,6 +104,7 @@ def lint_text(text: str, *, inputs: InputLimits | None = None) -> list[Problem]:
     if document is not None:
         compiled = _expressions(report, document, inputs)
         _whole(report, document, inputs)
+        _workflow_graph(report, document)
         if not report.errors():
             _compiled_checks(report, document)
         if not report.errors():
@@ -233,15 +235,32 @@ def _whole(report: _Report, doc: PolicyDocument, inputs: InputLimits) -> None:
         report.add("error", exc.code, exc.message, ("data",))
 
 
+def _workflow_graph(report: _Report, doc: PolicyDocument) -> None:
+    """The workflow's states, transitions and timeouts, even when some CEL is broken (the
+    expressions were reported on their own; here each block is an inert stand-in)."""
+    try:
+        compile_workflow(doc, block=_inert_block)
+    except InvalidPolicy as exc:
+        _details(report, exc)
+
+
+def _inert_block(kind: str, name: str, when: str, actions: tuple[Action, ...]) -> Block:
+    return Block(kind, name, _TRUE, (), {}, None)
+
+
 def _compiled_checks(report: _Report, doc: PolicyDocument) -> None:
-    """What only compiling the whole document finds: the workflow and subscriptions."""
+    """Whatever else compiling the whole document finds (subscriptions against the events)."""
     try:
         compile_document(doc)
     except InvalidPolicy as exc:
-        if not exc.details:
-            report.add("error", "invalid", exc.message)
-        for detail in exc.details:
-            loc = tuple(int(p) if p.isdigit() else p for p in detail["loc"].split("."))
-            report.add("error", "invalid", f"{detail['loc']}: {detail['msg']}", loc)
+        _details(report, exc)
     except PolicyError as exc:
         report.add("error", exc.code, exc.message)
+
+
+def _details(report: _Report, exc: InvalidPolicy) -> None:
+    if not exc.details:
+        report.add("error", "invalid", exc.message)
+    for detail in exc.details:
+        loc = tuple(int(p) if p.isdigit() else p for p in detail["loc"].split("."))
+        report.add("error", "invalid", f"{detail['loc']}: {detail['msg']}", loc)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import textwrap
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from policies import lint_text
 from policies._lint import Problem
@@ -258,3 +260,37 @@ def test_an_unquoted_date_is_not_json() -> None:
     (problem,) = lint_text('id: t\nversion: 1\nobjects: ["o-*"]\ndata: {due: 2024-01-01}\n')
     assert problem.severity == "error"
     assert "not plain JSON" in problem.message
+
+
+def test_workflow_problems_are_reported_alongside_broken_cel() -> None:
+    body = """\
+    workflow:
+      initial: a
+      states:
+        a:
+          transitions: [{to: nowhere, "on": go, when: "params.("}]
+    """
+    problems = lint(body)
+    assert [(p.line, p.kind) for p in problems] == [(10, "invalid"), (10, "invalid")]
+    assert "to 'nowhere' is not a state" in problems[0].message
+    assert "transition 0 when" in problems[1].message
+
+
+EXAMPLE_TEXTS = [p.read_text() for p in EXAMPLES if not p.name.endswith(".test.yaml")]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.sampled_from(EXAMPLE_TEXTS),
+    st.integers(min_value=0, max_value=10_000),
+    st.integers(min_value=0, max_value=40),
+    st.text(alphabet=" :-[]{}\"'\n#&*!|>.abcdpt0123456789", max_size=12),
+)
+def test_lint_reports_any_edit_as_problems_never_a_crash(
+    text: str, at: int, cut: int, insert: str
+) -> None:
+    at %= len(text)
+    edited = text[:at] + insert + text[at + cut :]
+    problems = lint_text(edited)
+    lines = edited.count("\n") + 2
+    assert all(1 <= p.line <= lines and p.column >= 1 for p in problems)
