@@ -23,7 +23,7 @@ from ._flowcheck import yaml_keys
 from ._load import load_policy, sign_policy
 from ._policy import Policy
 from ._signing import TrustStore, generate_key
-from ._testfile import Case, Suite
+from ._testfile import Case, Suite, moment
 from ._testmatch import diff, matches
 from ._workflow import WorkflowOutcome, WorkflowStatus
 from ._yamlpos import located_errors, parse_source
@@ -69,7 +69,7 @@ def run_suite(test_file: Path) -> SuiteResult:
     """Run every case of `test_file`; never raises for a bad file or policy."""
     try:
         suite = _read_suite(test_file)
-        policy = _load(suite.policy_path(test_file), _moment(suite.now))
+        policy = _load(suite.policy_path(test_file), moment(suite.now))
     except (PolicyError, OSError, UnicodeDecodeError) as exc:
         return SuiteResult(str(test_file), error=str(exc))
     cases = tuple(run_case(policy, case, suite) for case in suite.cases)
@@ -116,16 +116,6 @@ def run_case(policy: Policy, case: Case, suite: Suite) -> CaseResult:
     return CaseResult(case.name, passed, text, time.perf_counter() - started)
 
 
-def _moment(text: str) -> datetime:
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise InvalidPolicy(f"now {text!r} is not an RFC 3339 time") from exc
-    if moment.tzinfo is None:
-        raise InvalidPolicy(f"now {text!r} has no time zone; end it with Z")
-    return moment
-
-
 @dataclass(slots=True)
 class _Scene:
     policy: Policy
@@ -151,7 +141,7 @@ class _Scene:
 
 
 def _outcome(policy: Policy, case: Case, suite: Suite) -> dict[str, Any]:
-    now = _moment(case.now or suite.now)
+    now = moment(case.now or suite.now)
     caller = dict(case.caller)
     caller.setdefault("iss", policy.callers[0])
     scene = _Scene(

@@ -8,11 +8,22 @@ gives are compared, and inside them a mapping matches when every key it gives ma
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictStr,
+    field_validator,
+    model_validator,
+)
 
+from ._durations import parse_duration
+from ._errors import InvalidPolicy
 from ._model import Label
 
 DEFAULT_NOW = "2030-01-01T00:00:00Z"
@@ -21,6 +32,26 @@ MAX_CASES = 1000
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+def moment(text: str) -> datetime:
+    """An RFC 3339 time with a zone ("2030-01-01T00:00:00Z")."""
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise InvalidPolicy(f"now {text!r} is not an RFC 3339 time") from exc
+    if value.tzinfo is None:
+        raise InvalidPolicy(f"now {text!r} has no time zone; end it with Z")
+    return value
+
+
+def _checked_now(value: str | None) -> str | None:
+    if value is not None:
+        try:
+            moment(value)
+        except InvalidPolicy as exc:
+            raise ValueError(exc.message) from exc
+    return value
 
 
 class Expect(_Frozen):
@@ -57,6 +88,21 @@ class Case(_Frozen):
     object: Annotated[StrictStr, Field(min_length=1)] | None = None
     expect: Expect
 
+    @field_validator("now")
+    @classmethod
+    def _now(cls, value: str | None) -> str | None:
+        return _checked_now(value)
+
+    @field_validator("elapsed")
+    @classmethod
+    def _elapsed(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                parse_duration(value, field="elapsed")
+            except InvalidPolicy as exc:
+                raise ValueError(exc.message) from exc
+        return value
+
     @model_validator(mode="after")
     def _one_trigger(self) -> Case:
         triggers = [t for t in ("command", "event") if getattr(self, t) is not None]
@@ -80,6 +126,12 @@ class Suite(_Frozen):
     now: StrictStr = DEFAULT_NOW
     object: Annotated[StrictStr, Field(min_length=1)] | None = None
     cases: tuple[Case, ...] = Field(min_length=1, max_length=MAX_CASES)
+
+    @field_validator("now")
+    @classmethod
+    def _now(cls, value: str) -> str:
+        _checked_now(value)
+        return value
 
     def policy_path(self, test_file: Path) -> Path:
         if self.policy is not None:

@@ -162,3 +162,18 @@ def test_the_readme_example_test_file_passes(tmp_path: Path) -> None:
     result = run_suite(path)
     assert result.passed, summary([result])
     assert len(result.cases) == 3
+
+
+def test_a_bad_duration_or_time_in_a_case_is_a_file_error(tmp_path: Path) -> None:
+    path = suite(
+        tmp_path,
+        """\
+        cases:
+          - {name: x, cycle: true, state: a, elapsed: soon, expect: {}}
+          - {name: y, cycle: true, now: "2030-01-01", expect: {}}
+        """,
+    )
+    error = run_suite(path).error or ""
+    assert "line 2 column 47: cases.0.elapsed: Value error" in error
+    assert "line 3 column 33: cases.1.now: Value error" in error
+    assert "has no time zone" in error
