@@ -33,7 +33,7 @@ def _text(path: Path) -> str:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
-    sys.stdout.write(schema_text())
+    sys.stdout.write(schema_text(tests=args.tests))
     return 0
 
 
@@ -77,6 +77,7 @@ def cmd_test(args: argparse.Namespace) -> int:
 
 def add_authoring_commands(sub: Any) -> None:
     p = sub.add_parser("schema", help="print the JSON Schema of a policy file")
+    p.add_argument("--tests", action="store_true", help="of a policy test file instead")
     p.set_defaults(func=cmd_schema)
     p = sub.add_parser("lint", help="check policy files offline: errors and warnings")
     p.add_argument("files", nargs="+")

@@ -14,7 +14,13 @@ from ._bundle import (
     verify_bundle,
 )
 from ._decision import Decision
-from ._docschema import SCHEMA_FILE, policy_schema, schema_text
+from ._docschema import (
+    SCHEMA_FILE,
+    TEST_SCHEMA_FILE,
+    policy_schema,
+    policy_test_schema,
+    schema_text,
+)
 from ._durations import parse_duration
 from ._errors import (
     BundleTooLarge,
@@ -79,6 +85,7 @@ __all__ = [
     "MAX_BUNDLE_BYTES",
     "MAX_POLICY_BYTES",
     "SCHEMA_FILE",
+    "TEST_SCHEMA_FILE",
     "BundleTooLarge",
     "CaseResult",
     "DataMismatch",
@@ -140,6 +147,7 @@ __all__ = [
     "next_entry",
     "parse_duration",
     "policy_schema",
+    "policy_test_schema",
     "read_document",
     "run_suite",
     "schema_text",

@@ -12,8 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from ._model import PolicyDocument
+from ._testfile import Suite
 
 SCHEMA_FILE = Path(__file__).resolve().parent / "policy.schema.json"
+TEST_SCHEMA_FILE = Path(__file__).resolve().parent / "policy-test.schema.json"
 _FILLED_AT_SIGNING = ("iss", "iat")
 
 
@@ -33,6 +35,17 @@ def policy_schema() -> dict[str, Any]:
     }
 
 
-def schema_text() -> str:
-    """`policy_schema()` as the shipped file spells it."""
-    return json.dumps(policy_schema(), indent=2) + "\n"
+def policy_test_schema() -> dict[str, Any]:
+    """The JSON Schema of a policy unit-test file (`NAME.test.yaml`)."""
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://resident.invalid/policy-test.schema.json",
+        **Suite.model_json_schema(),
+        "title": "Resident policy tests",
+        "description": "Unit tests for a policy, run by `resident test`.",
+    }
+
+
+def schema_text(*, tests: bool = False) -> str:
+    """`policy_schema()` (or `policy_test_schema()`) as the shipped file spells it."""
+    return json.dumps(policy_test_schema() if tests else policy_schema(), indent=2) + "\n"

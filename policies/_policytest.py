@@ -154,10 +154,11 @@ def _outcome(policy: Policy, case: Case, suite: Suite) -> dict[str, Any]:
     )
     scene.out = {k: [] for k in ("changes", "effects", "denied", "errors", "fired")}
     scene.out.update(result=None, data=scene.data, state=case.state, refused=None)
-    if case.command is not None:
+    # As a host routes `POST .../commands/{name}`: a workflow event goes to the workflow.
+    if case.command is not None and case.command not in policy.workflow_events:
         _command(scene, case.command)
-    elif case.event is not None:
-        _event(scene, case.event)
+    elif case.command is not None or case.event is not None:
+        _event(scene, str(case.command or case.event))
     else:
         _cycle(scene)
     return scene.out

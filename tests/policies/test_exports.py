@@ -9,6 +9,8 @@ EXPECTED = {
     "DEFAULT_MAX_TOKEN_LIFETIME",
     # the policy authoring kit (#16): schema, lint, unit tests
     "SCHEMA_FILE",
+    "TEST_SCHEMA_FILE",
+    "policy_test_schema",
     "policy_schema",
     "schema_text",
     "Problem",

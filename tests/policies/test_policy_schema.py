@@ -8,7 +8,7 @@ import jsonschema
 import pytest
 import yaml
 
-from policies import SCHEMA_FILE, lint_text, policy_schema, schema_text
+from policies import SCHEMA_FILE, TEST_SCHEMA_FILE, lint_text, policy_schema, schema_text
 from tests.support import ROOT
 
 POLICIES = sorted(
@@ -46,3 +46,14 @@ def test_a_misspelt_key_is_flagged_by_the_schema_and_by_lint_at_its_line() -> No
 
 def test_iss_and_iat_are_optional_because_signing_fills_them() -> None:
     assert set(policy_schema()["required"]) == {"id", "version", "objects"}
+
+
+def test_the_test_file_schema_is_shipped_and_fits_the_example_tests() -> None:
+    assert TEST_SCHEMA_FILE.read_text() == schema_text(tests=True)
+    validator = jsonschema.Draft202012Validator(json.loads(schema_text(tests=True)))
+    tests = sorted((ROOT / "policies" / "examples").glob("*.test.yaml"))
+    assert len(tests) == 3
+    for path in tests:
+        assert list(validator.iter_errors(yaml.safe_load(path.read_text()))) == [], path
+    (error,) = validator.iter_errors({"cases": [{"name": "x", "cycle": True, "expect": {"x": 1}}]})
+    assert "'x' was unexpected" in error.message

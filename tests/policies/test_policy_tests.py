@@ -177,3 +177,19 @@ def test_a_bad_duration_or_time_in_a_case_is_a_file_error(tmp_path: Path) -> Non
     assert "line 2 column 47: cases.0.elapsed: Value error" in error
     assert "line 3 column 33: cases.1.now: Value error" in error
     assert "has no time zone" in error
+
+
+def test_a_command_naming_a_workflow_event_is_routed_to_the_workflow(tmp_path: Path) -> None:
+    (tmp_path / "order.yaml").write_text((EXAMPLES / "order.yaml").read_text())
+    path = tmp_path / "order.test.yaml"
+    path.write_text(
+        "cases:\n"
+        "  - name: paid through the commands route\n"
+        "    state: awaiting_payment\n"
+        "    caller: {sub: psp, roles: [payments]}\n"
+        "    command: payment_received\n"
+        "    params: {payment_id: pay-9}\n"
+        "    expect: {state: paid, data: {payment_id: pay-9}}\n"
+    )
+    result = run_suite(path)
+    assert result.passed, summary([result])
