@@ -31,7 +31,8 @@ async def test_a_command_in_a_one_element_array_is_applied_as_the_object_itself(
     wrapped = await call("command", [request], sidecar)
 
     assert plain["applied"] is True
-    assert wrapped["applied"] is True and wrapped["seq"] == plain["seq"] + 1
+    assert wrapped["applied"] is True
+    assert wrapped["seq"] == plain["seq"] + 1
     assert stored(sidecar, "data") == {"count": 2}
 
 
