@@ -6,7 +6,8 @@ connects. So localdapr serves `InvokeActor` (through the same path, turn locks a
 the HTTP API's `/v1.0/actors/{type}/{id}/method/{name}`) and `GetMetadata`; every other method
 answers UNIMPLEMENTED, as the generated servicer does.
 
-As daprd: `DAPR_API_TOKEN` is checked on every call (`dapr-api-token` metadata, else
+As daprd: actor types, ids and method names are checked as daprd checks them (INVALID_ARGUMENT),
+`DAPR_API_TOKEN` is checked on every call (`dapr-api-token` metadata, else
 UNAUTHENTICATED), a message over 4 MiB is refused (daprd's default `--max-body-size`), a
 failed call is INTERNAL with daprd's "error invoke actor method: ..." message, and the actor's
 answer comes back as the response's `data` whatever it holds (a refusal envelope included).
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import posixpath
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +36,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("localdapr.grpc")
 
 TOKEN_METADATA = "dapr-api-token"
+_FORBIDDEN_IN_NAMES = frozenset("#?\x00/\\")
 MAX_MESSAGE = 4 * 1024 * 1024
 
 
@@ -62,20 +65,17 @@ class DaprGrpcApi(dapr_pb2_grpc.DaprServicer):
     async def InvokeActor(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         from ._actorroutes import invoke_actor  # the routes import the subsystem; avoid a cycle
 
-        for what, value in (("actorType", request.actor_type), ("actorId", request.actor_id)):
-            if not value or "/" in value:
-                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"invalid {what}: {value!r}")
-        if not request.method:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "invalid actor method: empty")
-        trace = _trace_of(context)
         try:
+            for what, value in (("actorType", request.actor_type), ("actorId", request.actor_id)):
+                validate_name(value, what=what)
+            method = normalize_method(request.method)
             _, _, body = await invoke_actor(
                 self._actors,
                 request.actor_type,
                 request.actor_id,
-                request.method,
+                method,
                 bytes(request.data),
-                trace=trace,
+                trace=_trace_of(context),
             )
         except DaprError as exc:
             await context.abort(grpc_code(exc.status), exc.message)
@@ -98,6 +98,26 @@ class DaprGrpcApi(dapr_pb2_grpc.DaprServicer):
             active_actors_count=counts,
             actor_runtime=runtime,
         )
+
+
+def validate_name(name: str, *, what: str) -> None:
+    """daprd's check of an actor type or id (messaging/method.ValidateName)."""
+    bad = next((c for c in name if c in _FORBIDDEN_IN_NAMES or ord(c) < 0x20 or c == "\x7f"), None)
+    if not name or bad is not None or name in {".", ".."}:
+        raise DaprError(400, "ERR_MALFORMED_REQUEST", f"invalid {what}: {name!r}")
+
+
+def normalize_method(method: str) -> str:
+    """daprd's NormalizeMethod: no `#`, `?`, NUL or control characters; `..` resolved."""
+    if any(c in "#?\x00" or ord(c) < 0x20 or c == "\x7f" for c in method):
+        raise DaprError(400, "ERR_MALFORMED_REQUEST", f"invalid actor method: {method!r}")
+    cleaned = posixpath.normpath(method) if method else ""
+    cleaned = "/" + cleaned.lstrip("/") if cleaned.startswith("//") else cleaned
+    while cleaned.startswith("../"):
+        cleaned = cleaned[3:]
+    if cleaned in {"", ".", ".."}:
+        raise DaprError(400, "ERR_MALFORMED_REQUEST", f"invalid actor method: {method!r}")
+    return cleaned
 
 
 def _trace_of(context: grpc.aio.ServicerContext) -> dict[str, str]:

@@ -80,3 +80,16 @@ def test_the_api_token_is_required_on_grpc_too(make_pair: PairFactory) -> None:
 
         answer = stub.InvokeActor(request, metadata=(("dapr-api-token", "s3cret"),), timeout=30)
         assert json.loads(answer.data) == 0
+
+
+@pytest.mark.parametrize(
+    ("actor_id", "method"),
+    [("a/b", "Get"), ("..", "Get"), ("ok", "Get?x=1"), ("ok", "Get#frag"), ("ok", "G\x01et")],
+)
+def test_malformed_names_are_invalid_arguments(
+    dapr: dapr_pb2_grpc.DaprStub, actor_id: str, method: str
+) -> None:
+    with pytest.raises(grpc.RpcError) as refused:
+        invoke(dapr, actor_id, method)
+
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
