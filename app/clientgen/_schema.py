@@ -36,7 +36,7 @@ from app.schemas import (
     PolicyInstalled,
 )
 
-SCHEMA_ID = "https://resident.dev/clients/resident-object.schema.json"
+SCHEMA_ID = "urn:resident:clients:resident-object"
 
 
 @dataclass(frozen=True)
