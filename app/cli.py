@@ -116,6 +116,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         dapr_http_port=args.dapr_http_port,
+        dapr_grpc_port=args.dapr_grpc_port,
         home=_home(),
         resources_path=Path(args.resources_path) if args.resources_path else default_resources(),
     )
@@ -175,6 +176,9 @@ def _add_serve_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--dapr-http-port", type=int, default=3500)
+    parser.add_argument(
+        "--dapr-grpc-port", type=int, default=50001, help="Dapr gRPC API (Java and Go SDKs)"
+    )
     parser.add_argument(
         "--resources-path", help="Dapr resources (default: ./components, else the packaged ones)"
     )
