@@ -19,6 +19,7 @@ from ._index import ObjectIndex
 from ._interface import ACTOR_TYPE, ResidentObjectInterface
 from ._messages import (
     CommandRequest,
+    DryRunRequest,
     ErrorEnvelope,
     EvaluateRequest,
     ExportRequest,
@@ -26,6 +27,7 @@ from ._messages import (
     InstallPolicyRequest,
     LineageRequest,
     SnapshotRequest,
+    VerifyLineageRequest,
     method_body,
 )
 from ._object import ResidentObject
@@ -42,6 +44,7 @@ __all__ = [
     "Clock",
     "CommandRequest",
     "ConflictError",
+    "DryRunRequest",
     "EffectsPendingError",
     "ErrorEnvelope",
     "EvaluateRequest",
@@ -65,6 +68,7 @@ __all__ = [
     "SidecarError",
     "SnapshotRequest",
     "SystemClock",
+    "VerifyLineageRequest",
     "actor_factory",
     "delivery_key",
     "fence",

@@ -111,6 +111,22 @@ class ImportRequest(Authenticated):
     bundle: dict[str, Any] = Field(description="The bundle `Export` returned.")
 
 
+class VerifyLineageRequest(Authenticated):
+    """`VerifyLineage`: check the chain, each entry's host signature, and replay the history."""
+
+
+class DryRunRequest(Authenticated):
+    """`DryRun`: what a candidate policy would do to the object now; nothing is written."""
+
+    policy: str = Field(
+        description="The candidate: a signed policy (JWS) or a policy document as YAML/JSON "
+        "text (the object also takes the document as a JSON object)."
+    )
+    command: dict[str, Any] | None = Field(
+        default=None, description="`{name, params}`: run this command instead of a cycle."
+    )
+
+
 class ErrorDetail(BaseModel):
     """Why the object refused; `code` is stable (see README, "Errors")."""
 

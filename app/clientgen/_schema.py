@@ -17,6 +17,7 @@ from pydantic.json_schema import models_json_schema
 from actors import (
     ACTOR_TYPE,
     CommandRequest,
+    DryRunRequest,
     ErrorEnvelope,
     EvaluateRequest,
     ExportRequest,
@@ -25,12 +26,15 @@ from actors import (
     LineageRequest,
     ResidentObjectInterface,
     SnapshotRequest,
+    VerifyLineageRequest,
 )
 from app.schemas import (
     Bundle,
     CommandResult,
     CycleResult,
+    DryRunResult,
     LineagePage,
+    LineageVerification,
     ObjectImported,
     ObjectSummary,
     PolicyInstalled,
@@ -100,6 +104,21 @@ METHODS = (
         ImportRequest,
         ObjectImported,
         "Create or continue an object from a bundle another host exported.",
+    ),
+    Method(
+        "VerifyLineage",
+        "verify_lineage",
+        VerifyLineageRequest,
+        LineageVerification,
+        "Check the history: hash chain, each entry's host signature, and replay (permission "
+        "`read`).",
+    ),
+    Method(
+        "DryRun",
+        "dry_run",
+        DryRunRequest,
+        DryRunResult,
+        "What a candidate policy would do now, written nowhere (the current policy's `amend`).",
     ),
 )
 INTERNAL_METHODS = frozenset({"Deliver"})

@@ -6,7 +6,7 @@
 
 export declare const ACTOR_TYPE: "ResidentObject";
 
-/** `resident.bundle/1`: verify offline with `resident verify`. */
+/** `resident.bundle/1`: verify offline with `resident verify --replay`. `policies`: every policy version the object ran under; `hosts`: the keys that signed its entries. */
 export interface Bundle {
   format: string;
   object_id: string;
@@ -17,6 +17,15 @@ export interface Bundle {
   from_host: string;
   exported_at: string;
   signature: string;
+  policies?: Array<string>;
+  hosts?: Record<string, unknown>;
+}
+
+export interface ChainCheck {
+  ok: boolean;
+  first_bad?: number | null;
+  reason?: string | null;
+  length: number;
 }
 
 /** `Command`: run one of the policy's commands. */
@@ -47,6 +56,29 @@ export interface CycleResult {
   errors?: Array<Record<string, unknown>>;
   seq?: number | null;
   skipped?: string | null;
+}
+
+/** `DryRun`: what a candidate policy would do to the object now; nothing is written. */
+export interface DryRunRequest {
+  /** A JWT from an issuer the host trusts: the caller. */
+  token: string;
+  /** The candidate: a signed policy (JWS) or a policy document as YAML/JSON text (the object also takes the document as a JSON object). */
+  policy: string;
+  /** `{name, params}`: run this command instead of a cycle. */
+  command?: Record<string, unknown> | null;
+}
+
+/** What a candidate policy would do to the object now; nothing of it is written. */
+export interface DryRunResult {
+  ran: string;
+  changes: Array<Record<string, unknown>>;
+  effects: Array<Record<string, unknown>>;
+  denied: Array<Record<string, unknown>>;
+  errors: Array<Record<string, unknown>>;
+  result?: unknown;
+  data: Record<string, unknown>;
+  policy: Record<string, unknown>;
+  successor: Record<string, unknown>;
 }
 
 /** Why the object refused; `code` is stable (see README, "Errors"). */
@@ -114,6 +146,14 @@ export interface LineageRequest {
   limit?: number;
 }
 
+/** `GET /objects/{id}/lineage/verify`: the chain, the host signatures and the replay. */
+export interface LineageVerification {
+  ok: boolean;
+  chain: ChainCheck;
+  signatures: SignatureCheck;
+  replay: ReplayCheck;
+}
+
 export interface ObjectImported {
   created: boolean;
   object: ObjectSummary;
@@ -144,8 +184,34 @@ export interface PolicyRef {
   issuer: string | null;
 }
 
+export interface ReplayCheck {
+  ok: boolean;
+  first_bad?: number | null;
+  reason?: string | null;
+  replayable: boolean;
+  entries: number;
+  replayed: number;
+  legacy: number;
+}
+
+export interface SignatureCheck {
+  ok: boolean;
+  first_bad?: number | null;
+  reason?: string | null;
+  signed: number;
+  unsigned: number;
+  signers: Record<string, unknown>;
+  unknown_signers: Array<string>;
+}
+
 /** `Snapshot`: the object's summary (permission `read`). */
 export interface SnapshotRequest {
+  /** A JWT from an issuer the host trusts: the caller. */
+  token: string;
+}
+
+/** `VerifyLineage`: check the chain, each entry's host signature, and replay the history. */
+export interface VerifyLineageRequest {
   /** A JWT from an issuer the host trusts: the caller. */
   token: string;
 }
@@ -166,4 +232,8 @@ export interface ResidentObject {
   Export(request: ExportRequest): Promise<Bundle | ErrorEnvelope>;
   /** Create or continue an object from a bundle another host exported. */
   Import(request: ImportRequest): Promise<ObjectImported | ErrorEnvelope>;
+  /** Check the history: hash chain, each entry's host signature, and replay (permission `read`). */
+  VerifyLineage(request: VerifyLineageRequest): Promise<LineageVerification | ErrorEnvelope>;
+  /** What a candidate policy would do now, written nowhere (the current policy's `amend`). */
+  DryRun(request: DryRunRequest): Promise<DryRunResult | ErrorEnvelope>;
 }

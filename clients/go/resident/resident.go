@@ -10,7 +10,7 @@ import "context"
 // ActorType is the Dapr actor type of every Resident object.
 const ActorType = "ResidentObject"
 
-// Bundle: `resident.bundle/1`: verify offline with `resident verify`.
+// Bundle: `resident.bundle/1`: verify offline with `resident verify --replay`. `policies`: every policy version the object ran under; `hosts`: the keys that signed its entries.
 type Bundle struct {
 	Format     string           `json:"format"`
 	ObjectID   string           `json:"object_id"`
@@ -21,7 +21,16 @@ type Bundle struct {
 	FromHost   string           `json:"from_host"`
 	ExportedAt string           `json:"exported_at"`
 	Signature  string           `json:"signature"`
+	Policies   []string         `json:"policies,omitempty"`
+	Hosts      map[string]any   `json:"hosts,omitempty"`
 	Error      *ErrorDetail     `json:"error,omitempty"` // set when refused
+}
+
+type ChainCheck struct {
+	Ok       bool    `json:"ok"`
+	FirstBad *int64  `json:"first_bad,omitempty"`
+	Reason   *string `json:"reason,omitempty"`
+	Length   int64   `json:"length"`
 }
 
 // CommandRequest: `Command`: run one of the policy's commands.
@@ -50,6 +59,27 @@ type CycleResult struct {
 	Seq     *int64           `json:"seq,omitempty"`
 	Skipped *string          `json:"skipped,omitempty"`
 	Error   *ErrorDetail     `json:"error,omitempty"` // set when refused
+}
+
+// DryRunRequest: `DryRun`: what a candidate policy would do to the object now; nothing is written.
+type DryRunRequest struct {
+	Token   string         `json:"token"`             // A JWT from an issuer the host trusts: the caller.
+	Policy  string         `json:"policy"`            // The candidate: a signed policy (JWS) or a policy document as YAML/JSON text (the object also takes the document as a JSON object).
+	Command map[string]any `json:"command,omitempty"` // `{name, params}`: run this command instead of a cycle.
+}
+
+// DryRunResult: What a candidate policy would do to the object now; nothing of it is written.
+type DryRunResult struct {
+	Ran       string           `json:"ran"`
+	Changes   []map[string]any `json:"changes"`
+	Effects   []map[string]any `json:"effects"`
+	Denied    []map[string]any `json:"denied"`
+	Errors    []map[string]any `json:"errors"`
+	Result    any              `json:"result,omitempty"`
+	Data      map[string]any   `json:"data"`
+	Policy    map[string]any   `json:"policy"`
+	Successor map[string]any   `json:"successor"`
+	Error     *ErrorDetail     `json:"error,omitempty"` // set when refused
 }
 
 // ErrorDetail: Why the object refused; `code` is stable (see README, "Errors").
@@ -106,6 +136,15 @@ type LineageRequest struct {
 	Limit int64  `json:"limit,omitempty"` // At most this many (capped at 1000).
 }
 
+// LineageVerification: `GET /objects/{id}/lineage/verify`: the chain, the host signatures and the replay.
+type LineageVerification struct {
+	Ok         bool           `json:"ok"`
+	Chain      ChainCheck     `json:"chain"`
+	Signatures SignatureCheck `json:"signatures"`
+	Replay     ReplayCheck    `json:"replay"`
+	Error      *ErrorDetail   `json:"error,omitempty"` // set when refused
+}
+
 type ObjectImported struct {
 	Created     bool          `json:"created"`
 	Object      ObjectSummary `json:"object"`
@@ -139,8 +178,33 @@ type PolicyRef struct {
 	Issuer  *string `json:"issuer"`
 }
 
+type ReplayCheck struct {
+	Ok         bool    `json:"ok"`
+	FirstBad   *int64  `json:"first_bad,omitempty"`
+	Reason     *string `json:"reason,omitempty"`
+	Replayable bool    `json:"replayable"`
+	Entries    int64   `json:"entries"`
+	Replayed   int64   `json:"replayed"`
+	Legacy     int64   `json:"legacy"`
+}
+
+type SignatureCheck struct {
+	Ok             bool           `json:"ok"`
+	FirstBad       *int64         `json:"first_bad,omitempty"`
+	Reason         *string        `json:"reason,omitempty"`
+	Signed         int64          `json:"signed"`
+	Unsigned       int64          `json:"unsigned"`
+	Signers        map[string]any `json:"signers"`
+	UnknownSigners []string       `json:"unknown_signers"`
+}
+
 // SnapshotRequest: `Snapshot`: the object's summary (permission `read`).
 type SnapshotRequest struct {
+	Token string `json:"token"` // A JWT from an issuer the host trusts: the caller.
+}
+
+// VerifyLineageRequest: `VerifyLineage`: check the chain, each entry's host signature, and replay the history.
+type VerifyLineageRequest struct {
 	Token string `json:"token"` // A JWT from an issuer the host trusts: the caller.
 }
 
@@ -162,6 +226,10 @@ type ResidentObject struct {
 	Export func(context.Context, *ExportRequest) (*Bundle, error)
 	// Import: Create or continue an object from a bundle another host exported.
 	Import func(context.Context, *ImportRequest) (*ObjectImported, error)
+	// VerifyLineage: Check the history: hash chain, each entry's host signature, and replay (permission `read`).
+	VerifyLineage func(context.Context, *VerifyLineageRequest) (*LineageVerification, error)
+	// DryRun: What a candidate policy would do now, written nowhere (the current policy's `amend`).
+	DryRun func(context.Context, *DryRunRequest) (*DryRunResult, error)
 }
 
 // Type is the Dapr actor type the stub calls.

@@ -8,7 +8,7 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * `resident.bundle/1`: verify offline with `resident verify`.
+ * `resident.bundle/1`: verify offline with `resident verify --replay`. `policies`: every policy version the object ran under; `hosts`: the keys that signed its entries.
  *
  * <pre>
  *   error: set when the object refused the call (the other fields are null)
@@ -26,5 +26,7 @@ public record Bundle(
     @JsonProperty("from_host") String fromHost,
     @JsonProperty("exported_at") String exportedAt,
     @JsonProperty("signature") String signature,
+    @JsonProperty("policies") List<String> policies,
+    @JsonProperty("hosts") Map<String, Object> hosts,
     @JsonProperty("error") ErrorDetail error
 ) {}

@@ -38,4 +38,12 @@ public interface ResidentObject {
   /** Create or continue an object from a bundle another host exported. */
   @ActorMethod(name = "Import")
   ObjectImported importObject(ImportRequest request);
+
+  /** Check the history: hash chain, each entry's host signature, and replay (permission `read`). */
+  @ActorMethod(name = "VerifyLineage")
+  LineageVerification verifyLineage(VerifyLineageRequest request);
+
+  /** What a candidate policy would do now, written nowhere (the current policy's `amend`). */
+  @ActorMethod(name = "DryRun")
+  DryRunResult dryRun(DryRunRequest request);
 }
