@@ -135,7 +135,9 @@ def add_history_commands(sub: Any, client_of: Any, add_host_options: Any) -> Non
     p = sub.add_parser("dry-run", help="what a candidate policy would do to an object now")
     p.add_argument("id")
     p.add_argument("file", help="the candidate: YAML/JSON document or a signed JWS")
-    p.add_argument("--command", help="run this command (params as name=value) instead of a cycle")
-    p.add_argument("params", nargs="*")
+    p.add_argument("--command", help="run this command instead of a cycle")
+    p.add_argument(
+        "--param", dest="params", action="append", default=[], help="a command param, k=v"
+    )
     p.set_defaults(func=lambda args: cmd_dry_run(args, client_of(args)))
     add_host_options(p)

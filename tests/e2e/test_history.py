@@ -177,3 +177,36 @@ def test_a_live_history_verifies_and_a_dry_run_writes_nothing(
     assert bad.status_code == 422
     assert bad.json()["code"] == "invalid_policy"
     assert actor_state(host, object_id, seq) == before
+
+
+def test_the_cli_prints_a_line_per_entry_verifies_and_dry_runs_a_file(
+    host: ResidentHost, issuer: Issuer, tmp_path: Path
+) -> None:
+    object_id = "purchase-9"
+    admin = issuer.token("admin", "finance", "finance-admin")
+    assert host.put_policy(object_id, purchase(issuer), admin).status_code == 201
+    assert host.command(object_id, "submit", issuer.token("ann"), amount=100).status_code == 200
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "app.cli", *args, "--url", host.app_url, "--token", admin],
+            capture_output=True, text=True, cwd=ROOT, timeout=60, check=False,
+        )  # fmt: skip
+
+    candidate = example("purchase_approval", version=2)
+    candidate["commands"]["submit"]["do"].append({"set": {"cap": "1000000"}})  # not writable
+    path = tmp_path / "candidate.yaml"
+    path.write_text(json.dumps(candidate))
+    dry = cli("dry-run", object_id, str(path), "--command", "reject", "--param", "reason=no")
+    assert dry.returncode == 0, dry.stderr
+    assert json.loads(dry.stdout[: dry.stdout.rindex("}") + 1])["ran"] == "command"
+
+    lines = cli("lineage", object_id)
+    assert lines.returncode == 0, lines.stderr
+    rows = lines.stdout.splitlines()
+    assert len(rows) == host.show(object_id, admin)["lineage"]["length"]
+    assert "command submit" in rows[-1]
+    assert "set amount=100" in rows[-1]
+    verified = cli("lineage", object_id, "--verify")
+    assert verified.returncode == 0, verified.stdout
+    assert json.loads(verified.stdout)["replay"]["ok"] is True
