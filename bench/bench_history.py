@@ -44,7 +44,10 @@ SENSOR = {"iss": ISSUER, "sub": "s1", "roles": ["sensor"]}
 OPS = {"iss": ISSUER, "sub": "ops", "roles": []}
 
 
-def thermostat_history(entries: int) -> tuple[History, Policy]:
+def thermostat_history(entries: int, *, flapping: bool) -> tuple[History, Policy]:
+    """Sensor reports, one entry each: `flapping` alternates 35/25 around the threshold of 30,
+    so every report also fires `overheat` or `recover` (and publishes); otherwise the
+    temperature moves below the threshold and only the report's own change applies."""
     policy = load_policy(sign_policy(example_document("thermostat"), KEY, now=NOW), TRUST, now=NOW)
     history = History("thermostat-1", host_key=generate_key(), start=NOW)
     history.create(policy, OPS)
@@ -52,7 +55,8 @@ def thermostat_history(entries: int) -> tuple[History, Policy]:
     while len(history.entries) < entries:
         history.tick()
         step += 1
-        history.command("report", {"temperature": 35 if step % 2 else 25}, SENSOR)
+        temperature = (35 if step % 2 else 25) if flapping else 20 + step % 9
+        history.command("report", {"temperature": temperature}, SENSOR)
     return history, policy
 
 
@@ -121,7 +125,8 @@ async def cycle_cost(signed: bool, cycles: int) -> float:
 
 
 def main() -> None:
-    replay_rate("thermostat", *thermostat_history(10_000))
+    replay_rate("thermostat", *thermostat_history(10_000, flapping=False))
+    replay_rate("thermo flap", *thermostat_history(10_000, flapping=True))
     replay_rate("50 rules", *fifty_history(2_000))
     unsigned = signed = float("inf")
     for _ in range(3):  # interleaved, best of 3: the machine's noise hits both alike
