@@ -14,7 +14,7 @@ REPLICAS       ?= 1
 DAPR_BIN       := .dapr/bin
 DAPR_STAMP     := $(DAPR_BIN)/.built
 
-.PHONY: setup lint format test bench run run-dapr dapr redis clean
+.PHONY: setup lint format test bench run run-dapr dapr redis chromium clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,16 @@ redis:
 	  else echo "make redis: install redis-server (Debian: sudo apt-get install redis-server)" >&2; exit 1; fi; }
 	@redis-server --version
 
+# Chromium from Debian's packages for the console's browser tests (Playwright drives this binary;
+# it never downloads a browser of its own).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    (apt-get install -y --no-install-recommends chromium || \
+	     (apt-get update && apt-get install -y --no-install-recommends chromium)) >/dev/null; \
+	  else echo "make chromium: install chromium (Debian: sudo apt-get install chromium)" >&2; exit 1; fi; }
+	@chromium --version
+
 lint: setup
 	$(PY) -m ruff check $(PKGS) tests bench
 	$(PY) -m ruff format --check $(PKGS) tests bench
@@ -49,7 +59,7 @@ format: setup
 	$(PY) -m ruff format $(PKGS) tests bench
 	$(PY) -m ruff check --fix $(PKGS) tests bench
 
-test: lint dapr redis
+test: lint dapr redis chromium
 	$(PY) -m pytest
 
 bench: setup

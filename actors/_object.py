@@ -21,6 +21,7 @@ from policies import NumberOutOfRange, Policy, PolicyError, TooDeep, load_policy
 from ._activations import sidecar_generation
 from ._auth import authenticate, who_of
 from ._delivery import check_mark
+from ._describe import describe
 from ._errors import BadRequestError, ForbiddenError, ObjectError, error_envelope
 from ._host import HostConfig
 from ._index import ObjectIndex
@@ -87,6 +88,9 @@ class ResidentObject(Actor, ResidentObjectInterface, Remindable):
 
     async def evaluate(self, request: Request) -> Request:
         return await self._guard(self._evaluate, request)
+
+    async def describe(self, request: Request) -> Request:
+        return await self._guard(self._describe, request)
 
     async def deliver(self, request: Request) -> Request:
         return await self._guard(self._deliver, request)
@@ -228,6 +232,13 @@ class ResidentObject(Actor, ResidentObjectInterface, Remindable):
     async def _snapshot(self, request: Request) -> Request:
         stored, policy, _ = await self._readable(request)
         return self._turn().summary(stored, policy)
+
+    async def _describe(self, request: Request) -> Request:
+        stored, policy, _ = await self._readable(request)
+        caller = authenticate(request, self._host)
+        return describe(
+            stored, policy, caller=caller, object_id=self.object_id, limits=self._host.limits
+        )
 
     async def _lineage(self, request: Request) -> Request:
         stored, _, _ = await self._readable(request)
