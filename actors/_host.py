@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from policies import (
     DEFAULT_MAX_TOKEN_LIFETIME,
+    EntrySigner,
     HostLimits,
     InputLimits,
     SigningKey,
     TrustStore,
+    host_inputs,
+    host_keys,
 )
 
 
@@ -52,3 +55,22 @@ class HostConfig:
     require_trusted_hosts: bool = False
     # Marks what this host's subscription route delivers (see _delivery); None: refuse all.
     delivery_key: bytes | None = None
+    # Derived once: the host key as an entry signer (Ed25519 only; None leaves entries
+    # unsigned) and what every lineage entry records of this host's configuration.
+    entry_signer: EntrySigner | None = field(init=False, default=None)
+    recorded: dict[str, Any] = field(init=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        signer = None
+        if self.host_key is not None and self.host_key.alg == "EdDSA":
+            signer = EntrySigner(self.host_key)
+        object.__setattr__(self, "entry_signer", signer)
+        object.__setattr__(self, "recorded", host_inputs(self.limits, self.inputs))
+
+    def known_hosts(self) -> dict[str, dict[str, Any]]:
+        """{kid: jwk} of the hosts whose entry signatures count as trusted here: this host
+        and its trusted hosts."""
+        keys = [] if self.trusted_hosts is None else self.trusted_hosts.to_jwks()["keys"]
+        if self.entry_signer is not None:
+            keys = [*keys, self.entry_signer.jwk]
+        return host_keys(keys)

@@ -5,6 +5,11 @@ bundle; with `move` the object also stops running here (status `moved`, no remin
 verifies the bundle against THIS host's trust (policies.verify_bundle), checks that it does not
 fork or roll back a local copy, then writes policy, data, every new lineage entry (one key
 each) and an `import` entry in one state transaction, and schedules the object's cycles.
+
+`verify_bundle` re-executes the bundle's whole history under the policy versions it carries
+(a host cannot opt out), so an object arrives only with a history its policies could have
+made; the versions and the signing hosts' keys are kept in the object's provenance, so it can
+move on again and anyone can replay it later.
 """
 
 from __future__ import annotations
@@ -71,6 +76,7 @@ def _chain(
     policy: Policy,
     data: Any,
     extra: Mapping[str, Any],
+    caller: Mapping[str, Any],
 ) -> dict[str, Any]:
     """Append one entry after `previous` and advance `meta`'s head to it."""
     entry = next_entry(
@@ -81,6 +87,9 @@ def _chain(
         policy_digest=policy.digest,
         data=data,
         extra=extra,
+        object_id=turn.object_id,
+        inputs=turn.inputs(kind, caller=dict(caller)),
+        signer=turn.host.entry_signer,
     )
     meta.seq, meta.head = int(entry["seq"]), str(entry["hash"])
     return entry
@@ -126,7 +135,13 @@ async def export_object(
         policy=policy,
         data=stored.data,
         extra=extra,
+        caller=caller,
     )
+    provenance = await turn.store.provenance()
+    signer = turn.host.entry_signer
+    hosts = dict(provenance["hosts"])
+    if signer is not None:
+        hosts[signer.kid] = signer.jwk
     bundle = build_bundle(
         object_id=turn.object_id,
         policy_jws=policy.jws,
@@ -135,6 +150,8 @@ async def export_object(
         from_host=turn.host.host_id,
         key=key,
         now=turn.host.clock.now(),
+        policies=provenance["policies"],
+        hosts=hosts,
     )
     if request.move:
         meta.status, meta.moved_to = "moved", request.destination
@@ -188,6 +205,13 @@ async def import_object(turn: Turn, raw: Any, *, caller: Mapping[str, Any]) -> d
     meta, entries = _resumed_meta(stored, bundle, now), bundle.lineage[local_seq:]
     meta.workflow = bundled_workflow(bundle)
     entries.append(_import_entry(turn, meta, bundle, caller=caller))
+    provenance = await turn.store.provenance()
+    await turn.store.stage_provenance(
+        {
+            "policies": list(dict.fromkeys([*provenance["policies"], *bundle.policies.values()])),
+            "hosts": {**provenance["hosts"], **bundle.hosts},
+        }
+    )
     period = policy.effective_period(host.limits)
     await turn.reminders.register_reminder(REMINDER, b"", due_time=period, period=period)
     meta.reminder_period_s, meta.reminder_due_at = period.total_seconds(), None
@@ -250,6 +274,8 @@ def _import_entry(
         "host_key": bundle.host_key,
         "host_trusted": bundle.host_trusted,
         "narrowed": host_narrowing(bundle.policy, turn.host.limits),
+        "replayed": bundle.replay.replayed,
+        "unknown_signers": bundle.signatures.unknown_signers,
     }
     return _chain(
         turn,
@@ -260,4 +286,5 @@ def _import_entry(
         policy=bundle.policy,
         data=bundle.data,
         extra=extra,
+        caller=caller,
     )

@@ -1,8 +1,10 @@
 """How one object lies in Dapr actor state, and the one transaction that changes it.
 
 Keys: `policy` (the JWS), `data`, `meta` (counters, lineage head, status), `outbox` (effects
-not yet delivered) and one `lineage-<seq>` key per lineage entry, so that appending costs the
-same however long the history is. Everything a turn changes is staged, then saved in one
+not yet delivered), `provenance` (every policy version the object ran under and the public keys
+of the hosts that signed its entries: what replaying its history needs; written only when an
+install or import adds to it) and one `lineage-<seq>` key per lineage entry, so that appending
+costs the same however long the history is. Everything a turn changes is staged, then saved in one
 Dapr state transaction by `commit()`.
 """
 
@@ -23,6 +25,7 @@ POLICY_KEY = "policy"
 DATA_KEY = "data"
 META_KEY = "meta"
 OUTBOX_KEY = "outbox"
+PROVENANCE_KEY = "provenance"
 
 
 def lineage_key(seq: int) -> str:
@@ -131,6 +134,21 @@ class ObjectStore:
         await self._state.save_state()
         self._forget(self._written_entries)
         self._written_entries = []
+
+    async def provenance(self) -> dict[str, Any]:
+        """{"policies": [jws, ...], "hosts": {kid: jwk}}; empty lists for an older object."""
+        found, value = await self._state.try_get_state(PROVENANCE_KEY)
+        self._forget([PROVENANCE_KEY])  # rarely read, possibly large: not kept in the cache
+        raw = value if found and isinstance(value, dict) else {}
+        policies, hosts = raw.get("policies"), raw.get("hosts")
+        return {
+            "policies": list(policies) if isinstance(policies, list) else [],
+            "hosts": dict(hosts) if isinstance(hosts, dict) else {},
+        }
+
+    async def stage_provenance(self, provenance: dict[str, Any]) -> None:
+        await self._state.set_state(PROVENANCE_KEY, provenance)
+        self._written_entries.append(PROVENANCE_KEY)
 
     async def requests(self) -> dict[str, Any]:
         """The recent-request records (actors._requests); {} when there are none."""

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from policies import Decision, Policy, PolicyError, load_policy, next_entry
+from policies import Decision, Policy, PolicyError, entry_inputs, load_policy, next_entry
 
 from . import _workflow as workflow
 from ._auth import who_of
@@ -127,16 +127,20 @@ class Turn:
         who: Mapping[str, Any],
         policy: Policy,
         data: Any,
+        now: datetime,
+        inputs: Mapping[str, Any],
         decision: Decision | None = None,
         extra: Mapping[str, Any] | None = None,
         digest: str | None = None,
     ) -> dict[str, Any]:
         """Chain the next lineage entry onto `meta` and advance its head (`digest`: the data
-        digest, when the size check computed it already)."""
+        digest, when the size check computed it already). `now` is the time the engine saw
+        and `inputs` what else re-executing the step needs (policies._replay); the entry is
+        signed with this host's key."""
         entry = next_entry(
             previous=meta.previous_entry,
             kind=kind,
-            time=self.host.clock.now(),
+            time=now,
             who=who,
             policy_digest=policy.digest,
             data=data,
@@ -146,9 +150,30 @@ class Turn:
             errors=decision.errors if decision else (),
             extra=extra,
             digest=digest,
+            object_id=self.object_id,
+            inputs=inputs,
+            signer=self.host.entry_signer,
         )
         meta.seq, meta.head = int(entry["seq"]), str(entry["hash"])
         return entry
+
+    def inputs(self, trigger: str, **fields: Any) -> dict[str, Any]:
+        """The `inputs` of an entry this host writes (see policies.entry_inputs)."""
+        return entry_inputs(trigger, self.host.recorded, **fields)
+
+    async def remember_policy(self, jws: str, *, fresh: bool = False) -> None:
+        """Stage `jws` and this host's entry key into the object's provenance (every version
+        it ran under, every host key that signed its entries). `fresh`: a new object."""
+        provenance = {"policies": [], "hosts": {}} if fresh else await self.store.provenance()
+        signer = self.host.entry_signer
+        known = jws in provenance["policies"]
+        if known and (signer is None or signer.kid in provenance["hosts"]):
+            return
+        if not known:
+            provenance["policies"].append(jws)
+        if signer is not None:
+            provenance["hosts"][signer.kid] = signer.jwk
+        await self.store.stage_provenance(provenance)
 
     async def _schedule(self, policy: Policy, meta: Meta) -> None:
         period = policy.effective_period(self.host.limits)
@@ -182,6 +207,8 @@ class Turn:
         policy: Policy,
         extra: Mapping[str, Any],
         digest: str | None,
+        now: datetime,
+        inputs: Mapping[str, Any],
     ) -> list[dict[str, Any]]:
         """Stage the decision's lineage entry, data and effects; returns the new outbox."""
         meta = stored.meta
@@ -191,6 +218,8 @@ class Turn:
             who=who,
             policy=policy,
             data=decision.data,
+            now=now,
+            inputs=inputs,
             decision=decision,
             extra=extra,
             digest=digest,
@@ -215,7 +244,13 @@ class Turn:
                 raise ForbiddenError("creating an object needs the new policy's `amend` permission")
             meta, data = Meta(created_at=iso(now)), new.initial_data
             host = {"host": self.host.host_id}
-            entries = [self._entry(meta, "created", who=who, policy=new, data=data, extra=host)]
+            created = self.inputs("create", caller=dict(caller))
+            entries = [
+                self._entry(
+                    meta, "created", who=who, policy=new, data=data, now=now, inputs=created,
+                    extra=host,
+                )
+            ]  # fmt: skip
             outbox: list[dict[str, Any]] = []
         else:
             self.ensure_active(stored)
@@ -226,11 +261,18 @@ class Turn:
             )
             meta, data, entries, outbox = stored.meta, stored.data, [], stored.outbox
         about = {"policy": {"id": new.id, "version": new.version, "issuer": new.issuer}}
-        entries.append(self._entry(meta, "policy", who=who, policy=new, data=data, extra=about))
-        data, steps, items = await workflow.on_install(self, new, meta, data, who)
+        installed = self.inputs("install", caller=dict(caller))
+        entries.append(
+            self._entry(
+                meta, "policy", who=who, policy=new, data=data, now=now, inputs=installed,
+                extra=about,
+            )
+        )  # fmt: skip
+        data, steps, items = await workflow.on_install(self, new, meta, data, who, now)
         entries, outbox = [*entries, *steps], [*outbox, *items]
         await self._schedule(new, meta)
         await workflow.schedule_due(self, new, meta, now)
+        await self.remember_policy(jws, fresh=stored is None)
         await self.store.stage(meta=meta, policy_jws=jws, data=data, entries=entries, outbox=outbox)
         await self.store.commit()
         outbox = await self.flush_outbox(outbox, meta)
@@ -293,6 +335,7 @@ class Turn:
     ) -> tuple[Decision, list[dict[str, Any]]]:
         """Decide a command and stage its record (nothing is committed): the decision and the
         outbox the turn will hold. A command that only reads stages nothing."""
+        now = self.host.clock.now()
         decision = policy.command(
             name,
             params,
@@ -300,7 +343,7 @@ class Turn:
             data=stored.data,
             object_id=self.object_id,
             limits=self.host.limits,
-            now=self.host.clock.now(),
+            now=now,
         )
         refusal = refusal_of(decision, name)
         if refusal is not None:
@@ -316,6 +359,8 @@ class Turn:
             policy=policy,
             extra={"command": name},
             digest=digest,
+            now=now,
+            inputs=self.inputs("command", caller=dict(caller), command=name, params=params),
         )
         return decision, outbox
 
@@ -377,6 +422,8 @@ class Turn:
                 policy=policy,
                 extra={"cycle": meta.cycles},
                 digest=digest,
+                now=now,
+                inputs=self.inputs("cycle", cycle=meta.cycles),
             )
         else:
             await self.store.stage(meta=meta)  # a cycle that changes nothing writes only meta

@@ -59,10 +59,24 @@ def view(policy: Policy, meta: Meta) -> dict[str, Any] | None:
 
 
 class Recorder:
-    """Turns a WorkflowOutcome into lineage entries, outbox items and meta, for one turn."""
+    """Turns a WorkflowOutcome into lineage entries, outbox items and meta, for one turn.
 
-    def __init__(self, turn: Turn, policy: Policy, meta: Meta, who: Mapping[str, Any]) -> None:
+    Every entry of one trigger (a start, an event, a timeout check) records the same `inputs`
+    with its `step` index, and the time the engine saw: replay re-runs the trigger once and
+    matches all of them."""
+
+    def __init__(
+        self,
+        turn: Turn,
+        policy: Policy,
+        meta: Meta,
+        who: Mapping[str, Any],
+        *,
+        now: datetime,
+        inputs: Mapping[str, Any],
+    ) -> None:
         self.turn, self.policy, self.meta, self.who = turn, policy, meta, dict(who)
+        self.now, self.inputs = now, dict(inputs)
         self.entries: list[dict[str, Any]] = []
         self.items: list[dict[str, Any]] = []
 
@@ -70,8 +84,8 @@ class Recorder:
         self, kind: str, *, data: Any, decision: Decision | None, extra: Mapping[str, Any]
     ) -> dict[str, Any]:
         entry = self.turn._entry(
-            self.meta, kind, who=self.who, policy=self.policy, data=data,
-            decision=decision, extra=extra,
+            self.meta, kind, who=self.who, policy=self.policy, data=data, now=self.now,
+            inputs={**self.inputs, "step": len(self.entries)}, decision=decision, extra=extra,
         )  # fmt: skip
         self.entries.append(entry)
         if decision is not None:
@@ -80,22 +94,10 @@ class Recorder:
         return entry
 
     def outcome(self, outcome: WorkflowOutcome, *, event: str | None = None) -> None:
-        for step in outcome.steps:
-            kind = "denied" if step.blocked else "transition"
-            entry = self.entry(
-                kind, data=step.decision.data, decision=step.decision, extra=step.record()
-            )
-            if not step.blocked:
-                self._remember(step.record(), entry, outcome)
-        if outcome.refused is not None and event is not None and not outcome.steps:
-            state = outcome.status.state
-            refusal = Decision(
-                data=outcome.data,
-                denied=[{"event": event, "state": state, "reason": outcome.refused}],
-                errors=outcome.errors,
-            )
-            extra = {"event": event, "state": state}
-            self.entry("denied", data=outcome.data, decision=refusal, extra=extra)
+        for kind, decision, extra in outcome.records(event):
+            entry = self.entry(kind, data=decision.data, decision=decision, extra=extra)
+            if kind == "transition":
+                self._remember(extra, entry, outcome)
         status = outcome.status
         history = list((self.meta.workflow or {}).get("history", []))
         self.meta.workflow = {
@@ -134,7 +136,12 @@ async def schedule_due(turn: Turn, policy: Policy, meta: Meta, now: datetime) ->
 
 
 async def on_install(
-    turn: Turn, policy: Policy, meta: Meta, data: dict[str, Any], who: Mapping[str, Any]
+    turn: Turn,
+    policy: Policy,
+    meta: Meta,
+    data: dict[str, Any],
+    who: Mapping[str, Any],
+    now: datetime,
 ) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
     """Start the workflow of a new object (or of an amendment that adds one); refuse an
     amendment whose workflow lacks the object's current state."""
@@ -148,13 +155,12 @@ async def on_install(
                 "is; keep that state in the successor"
             )
         return data, [], []
-    now = turn.host.clock.now()
     outcome = policy.workflow_start(
         data, object_id=turn.object_id, now=now, limits=turn.host.limits
     )
     if outcome.refused is not None:
         raise ForbiddenError(f"the workflow cannot start: {outcome.refused}")
-    recorder = Recorder(turn, policy, meta, who)
+    recorder = Recorder(turn, policy, meta, who, now=now, inputs=turn.inputs("start"))
     recorder.outcome(outcome)
     return outcome.data, recorder.entries, recorder.items
 
@@ -185,14 +191,17 @@ async def on_fire(turn: Turn, stored: StoredObject, policy: Policy, now: datetim
             stored.data, status=status, object_id=turn.object_id, now=now,
             cycle=meta.cycles, limits=turn.host.limits,
         )  # fmt: skip
-    recorder = Recorder(turn, policy, meta, {"reminder": REMINDER})
+    trigger = turn.inputs("start") if status is None else turn.inputs("timeout", cycle=meta.cycles)
+    recorder = Recorder(turn, policy, meta, {"reminder": REMINDER}, now=now, inputs=trigger)
     try:
         check_size(turn, outcome)
     except (DataTooLarge, TooDeep) as exc:  # blocked like a denied on_enter; the object runs on
         reason = f"{exc.code}: {exc.message}"
         meta.last_error = reason
         state = None if status is None else status.state
-        denial = Decision(data=stored.data, denied=[{"state": state, "reason": reason}])
+        denial = Decision(
+            data=stored.data, denied=[{"state": state, "reason": reason, "by": "size"}]
+        )
         extra = {"state": state, "trigger": "timeout" if status else "start"}
         recorder.entry("denied", data=stored.data, decision=denial, extra=extra)
         outcome = WorkflowOutcome(data=stored.data, status=outcome.status, steps=())
@@ -218,6 +227,7 @@ async def on_event(
     caller: Mapping[str, Any],
     who: Mapping[str, Any],
     message: Mapping[str, Any] | None = None,
+    source: tuple[str, str] | None = None,
     record_refusal: bool = True,
 ) -> dict[str, Any]:
     """Handle one workflow event on a loaded object, commit its record, deliver effects.
@@ -233,7 +243,10 @@ async def on_event(
     if outcome.refused is not None and not record_refusal:
         return {"accepted": False, "refused": outcome.refused, "seq": meta.seq}
     check_size(turn, outcome)
-    recorder = Recorder(turn, policy, meta, who)
+    inputs = turn.inputs("event", caller=dict(caller), event=name, params=params)
+    if message is not None and source is not None:
+        inputs.update(message=dict(message), pubsub=source[0], topic=source[1])
+    recorder = Recorder(turn, policy, meta, who, now=now, inputs=inputs)
     recorder.outcome(outcome, event=name)
     outbox = [*stored.outbox, *recorder.items]
     await schedule_due(turn, policy, meta, now)
@@ -344,5 +357,5 @@ async def deliver_message(turn: Turn, request: Mapping[str, Any]) -> dict[str, A
     who = {"pubsub": key, "message": str(message.get("id", ""))}
     return await on_event(
         turn, stored, policy, name, params if isinstance(params, dict) else {},
-        caller=caller, who=who, message=message,
+        caller=caller, who=who, message=message, source=(pubsub, topic),
     )  # fmt: skip

@@ -15,6 +15,7 @@ from ._bundle import (
 )
 from ._decision import Decision
 from ._durations import parse_duration
+from ._entrysig import EntrySigner, SignatureReport, check_entry_signatures, host_keys
 from ._errors import (
     BundleTooLarge,
     DataMismatch,
@@ -23,6 +24,7 @@ from ._errors import (
     InvalidBundle,
     InvalidConfig,
     InvalidData,
+    InvalidEntrySignature,
     InvalidHostSignature,
     InvalidParams,
     InvalidPolicy,
@@ -36,6 +38,7 @@ from ._errors import (
     PolicyMismatch,
     PolicyNotYetValid,
     PolicyTooLarge,
+    ReplayMismatch,
     Rollback,
     TokenError,
     TooDeep,
@@ -64,6 +67,7 @@ from ._load import (
 )
 from ._model import PolicyDocument
 from ._policy import Policy
+from ._replay import ReplayReport, check_replay, entry_inputs, host_inputs, replay_lineage
 from ._signing import SigningKey, TrustStore, generate_key
 from ._tokens import DEFAULT_MAX_TOKEN_LIFETIME, sign_token, verify_token
 from ._workflow import WorkflowOutcome, WorkflowStatus, WorkflowStep
@@ -78,12 +82,14 @@ __all__ = [
     "DataMismatch",
     "DataTooLarge",
     "Decision",
+    "EntrySigner",
     "Forbidden",
     "HostLimits",
     "InputLimits",
     "InvalidBundle",
     "InvalidConfig",
     "InvalidData",
+    "InvalidEntrySignature",
     "InvalidHostSignature",
     "InvalidParams",
     "InvalidPolicy",
@@ -100,7 +106,10 @@ __all__ = [
     "PolicyMismatch",
     "PolicyNotYetValid",
     "PolicyTooLarge",
+    "ReplayMismatch",
+    "ReplayReport",
     "Rollback",
+    "SignatureReport",
     "SigningKey",
     "TokenError",
     "TooDeep",
@@ -117,17 +126,23 @@ __all__ = [
     "WorkflowStep",
     "build_bundle",
     "canonical_json",
+    "check_entry_signatures",
     "check_extends",
+    "check_replay",
     "clear_policy_cache",
     "data_digest",
+    "entry_inputs",
     "exact_json",
     "example_document",
     "generate_key",
+    "host_inputs",
+    "host_keys",
     "host_narrowing",
     "load_policy",
     "next_entry",
     "parse_duration",
     "read_document",
+    "replay_lineage",
     "sign_policy",
     "sign_token",
     "verify_bundle",

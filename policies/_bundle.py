@@ -6,6 +6,13 @@ store, the lineage chain, that the last entry vouches for the data and the polic
 exporting host's signature over the whole. The checks run in that order, each with its own
 error code, so a refusal says exactly which part is wrong.
 
+Since histories record their inputs, a bundle also carries every policy version the object ran
+under (`policies`) and the public keys of the hosts that signed its entries (`hosts`), and the
+receiver *re-executes* the whole history under those policies (`_replay`): a chain anyone could
+have computed is not enough, every step must be one the policies in force would have made. The
+entry signatures are checked against the keys they name; a key the receiver does not trust is
+reported (`unknown_signers`), and refused when it requires trusted hosts.
+
 The host signature is a detached compact JWS (RFC 7515, appendix F) over the RFC 8785 JSON of
 the bundle without `signature`. It carries the host's public JWK in its header, so any reader
 can check the bundle was not altered since export; whether that host is *trusted* is a
@@ -15,6 +22,7 @@ separate question, answered by the receiver's trusted-hosts JWKS.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -24,10 +32,12 @@ from typing import Any
 import jwt
 
 from ._clock import utc_now
+from ._entrysig import SignatureReport, check_entry_signatures, host_keys
 from ._errors import (
     BundleTooLarge,
     DataMismatch,
     InvalidBundle,
+    InvalidEntrySignature,
     InvalidHostSignature,
     LineageConflict,
     LineageError,
@@ -41,6 +51,7 @@ from ._limits import HostLimits, topic_key
 from ._lineage import canonical_json, data_digest, verify_lineage
 from ._load import DEFAULT_INPUTS, load_policy
 from ._policy import Policy
+from ._replay import ReplayReport, check_replay
 from ._signing import ALGORITHMS, SigningKey, TrustStore, thumbprint, verify_compact
 
 BUNDLE_FORMAT = "resident.bundle/1"
@@ -57,6 +68,9 @@ _FIELDS = {
     "exported_at": str,
     "signature": str,
 }
+_OPTIONAL_FIELDS = {"policies": list, "hosts": dict}
+MAX_POLICY_VERSIONS = 256
+MAX_HOST_KEYS = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +86,10 @@ class VerifiedBundle:
     exported_at: str
     host_key: str
     host_trusted: bool
+    policies: dict[str, str]
+    hosts: dict[str, dict[str, Any]]
+    replay: ReplayReport
+    signatures: SignatureReport
 
     @property
     def last(self) -> dict[str, Any]:
@@ -98,8 +116,12 @@ def build_bundle(
     from_host: str,
     key: SigningKey,
     now: datetime | None = None,
+    policies: Sequence[str] = (),
+    hosts: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """The signed bundle of an object; `lineage` must already end with its `export` entry."""
+    """The signed bundle of an object; `lineage` must already end with its `export` entry.
+    `policies`: every policy version the object ran under (the current one is added);
+    `hosts`: {kid: public jwk} of the hosts that signed its entries."""
     if not lineage:
         raise InvalidBundle("a bundle needs at least one lineage entry")
     bundle: dict[str, Any] = {
@@ -111,6 +133,8 @@ def build_bundle(
         "head": lineage[-1]["hash"],
         "from_host": from_host,
         "exported_at": rfc3339(utc_now(now)),
+        "policies": list(dict.fromkeys([*policies, policy_jws])),
+        "hosts": {kid: dict(jwk) for kid, jwk in (hosts or {}).items()},
     }
     jwk = {k: v for k, v in key.public_jwk.items() if k != "iss"}
     headers = {"kid": key.kid, "typ": BUNDLE_TYP, "jwk": jwk}
@@ -146,10 +170,11 @@ def parse_bundle(
         raise InvalidBundle("a bundle is a JSON object")
     bundle = dict(raw)
     missing = sorted(set(_FIELDS) - set(bundle))
-    unknown = sorted(set(bundle) - set(_FIELDS))
+    unknown = sorted(set(bundle) - set(_FIELDS) - set(_OPTIONAL_FIELDS))
     if missing or unknown:
         raise InvalidBundle(f"bundle fields: missing {missing}, unknown {unknown}")
-    wrong = [name for name, kind in _FIELDS.items() if not isinstance(bundle[name], kind)]
+    fields = {**_FIELDS, **{k: v for k, v in _OPTIONAL_FIELDS.items() if k in bundle}}
+    wrong = [name for name, kind in fields.items() if not isinstance(bundle[name], kind)]
     if wrong:
         raise InvalidBundle(f"bundle fields of the wrong type: {', '.join(wrong)}")
     if bundle["format"] != BUNDLE_FORMAT:
@@ -158,13 +183,18 @@ def parse_bundle(
         raise InvalidBundle(f"bundle is for object {bundle['object_id']!r}, not {object_id!r}")
     if not bundle["lineage"]:
         raise InvalidBundle("bundle lineage is empty")
+    policies, hosts = bundle.get("policies", []), bundle.get("hosts", {})
+    if len(policies) > MAX_POLICY_VERSIONS or not all(isinstance(p, str) for p in policies):
+        raise InvalidBundle(f"`policies` must be at most {MAX_POLICY_VERSIONS} signed policies")
+    if len(hosts) > MAX_HOST_KEYS or not all(isinstance(k, dict) for k in hosts.values()):
+        raise InvalidBundle(f"`hosts` must map at most {MAX_HOST_KEYS} key ids to public JWKs")
     return bundle
 
 
 def _check_chain(bundle: Mapping[str, Any]) -> None:
     """Step 3: the hash chain from seq 1, ending at the stated `head`."""
     lineage = bundle["lineage"]
-    verify_lineage(lineage)
+    verify_lineage(lineage, object_id=bundle["object_id"])
     if lineage[-1]["hash"] != bundle["head"]:
         raise LineageError(
             f"bundle head {bundle['head']!r} is not the last entry's hash: lineage truncated",
@@ -234,6 +264,7 @@ def verify_bundle(
     require_trusted_host: bool = False,
     max_bytes: int = MAX_BUNDLE_BYTES,
     inputs: InputLimits | None = None,
+    allow_legacy: bool = False,
 ) -> VerifiedBundle:
     """Every check a receiving host makes, in order; the first failure raises its code.
 
@@ -241,7 +272,10 @@ def verify_bundle(
     its validity at `now` and its `objects` (the codes of `load_policy`); 3. the lineage chain
     (`lineage_broken`); 4. the last entry's data and policy digests (`data_mismatch`,
     `policy_mismatch`); 5. the host signature (`invalid_host_signature`, and `untrusted_host`
-    only when `require_trusted_host`).
+    only when `require_trusted_host`); 6. the history re-executed under every policy version
+    it names (`replay_mismatch`; with `allow_legacy`, entries written before inputs were
+    recorded are accepted as a re-applied prefix); 7. each entry's host signature
+    (`invalid_entry_signature`; `untrusted_host` for an unknown signer when required).
     """
     bundle = parse_bundle(raw, object_id=object_id, max_bytes=max_bytes, inputs=inputs)
     policy = load_policy(
@@ -257,6 +291,16 @@ def verify_bundle(
             f"bundle from {bundle['from_host']!r} is signed by host key {thumbprint(jwk)}, "
             "which is not in this host's trusted hosts"
         )
+    versions = _policy_versions(bundle, policy, trust, inputs)
+    report = check_replay(
+        bundle["lineage"],
+        object_id=bundle["object_id"],
+        policies=versions,
+        data=bundle["data"],
+        allow_legacy=allow_legacy,
+    )
+    hosts = host_keys(bundle.get("hosts", {}).values())
+    signatures = _check_entry_signatures(bundle, trusted_hosts, hosts, require_trusted_host)
     return VerifiedBundle(
         object_id=bundle["object_id"],
         policy=policy,
@@ -267,7 +311,60 @@ def verify_bundle(
         exported_at=bundle["exported_at"],
         host_key=thumbprint(jwk),
         host_trusted=trusted,
+        policies={digest: p.jws for digest, p in versions.items()},
+        hosts=hosts,
+        replay=report,
+        signatures=signatures,
     )
+
+
+def _digest_of(jws: str) -> str:
+    return "sha256:" + hashlib.sha256(jws.strip().encode("ascii", "replace")).hexdigest()
+
+
+def _policy_versions(
+    bundle: Mapping[str, Any],
+    current: Policy,
+    trust: TrustStore,
+    inputs: InputLimits | None,
+) -> dict[str, Policy]:
+    """Every policy version the history names, verified against THIS host's trust, each at
+    the time of the last entry made under it (an old version may have expired since; it must
+    have been valid when it was used)."""
+    last_used: dict[str, str] = {}
+    for entry in bundle["lineage"]:
+        last_used[str(entry.get("policy"))] = str(entry.get("time"))
+    versions = {current.digest: current}
+    for jws in bundle.get("policies", []):
+        digest = _digest_of(jws)
+        if digest in versions or digest not in last_used:
+            continue
+        try:
+            when = datetime.fromisoformat(last_used[digest])
+        except ValueError as exc:
+            raise InvalidBundle(f"an entry under policy {digest} has no valid time") from exc
+        versions[digest] = load_policy(
+            jws, trust, object_id=bundle["object_id"], now=when, inputs=inputs
+        )
+    return versions
+
+
+def _check_entry_signatures(
+    bundle: Mapping[str, Any],
+    trusted_hosts: TrustStore | None,
+    carried: Mapping[str, Mapping[str, Any]],
+    require_trusted_host: bool,
+) -> SignatureReport:
+    trusted = host_keys([] if trusted_hosts is None else trusted_hosts.to_jwks()["keys"])
+    report = check_entry_signatures(bundle["lineage"], trusted=trusted, carried=carried)
+    if not report.ok:
+        raise InvalidEntrySignature(str(report.reason), seq=report.first_bad or 0)
+    if require_trusted_host and (report.unknown_signers or report.unsigned):
+        raise UntrustedHost(
+            "the bundle's history has entries signed by hosts this host does not trust "
+            f"({', '.join(report.unknown_signers) or 'unsigned entries'})"
+        )
+    return report
 
 
 def check_extends(lineage: Sequence[Mapping[str, Any]], *, seq: int, head: str | None) -> None:

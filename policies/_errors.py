@@ -259,3 +259,26 @@ def validation_problems(exc: ValidationError) -> list[dict[str, str]]:
 
 def listed(problems: list[dict[str, str]]) -> str:
     return "; ".join(f"{p['loc']}: {p['msg']}" for p in problems)
+
+
+class ReplayMismatch(PolicyError):
+    """Re-executing the history does not reproduce it: `seq` is the first entry that differs
+    (or cannot be re-executed). Retry: no; the history was forged, or written by software
+    that did not record its inputs."""
+
+    code = "replay_mismatch"
+    seq: int
+
+    def __init__(self, message: str, *, seq: int) -> None:
+        super().__init__(message, seq=seq)
+
+
+class InvalidEntrySignature(PolicyError):
+    """A lineage entry's host signature does not verify with the key it names. Retry: no;
+    the entry was altered after the host that wrote it signed it."""
+
+    code = "invalid_entry_signature"
+    seq: int
+
+    def __init__(self, message: str, *, seq: int) -> None:
+        super().__init__(message, seq=seq)

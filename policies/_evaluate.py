@@ -113,9 +113,14 @@ class Run:
         return data, changes, effects
 
     def _check_authority(self, block: Block, action: CompiledAction) -> None:
-        reason = action.policy_denial or self._host_denial(action)
+        if action.policy_denial is not None:
+            why = {"by": "capability", "capability": _CAPABILITY[action.kind]}
+            record = _denial(block, action.policy_denial, action.kind, why, action.target)
+            raise _Failed(record, error=False)
+        reason = self._host_denial(action)
         if reason is not None:
-            raise _Failed(_denial(block, reason, action.kind), error=False)
+            why = {"by": "host_limit", "limit": _HOST_LIMIT[action.kind]}
+            raise _Failed(_denial(block, reason, action.kind, why, action.target), error=False)
 
     def _host_denial(self, action: CompiledAction) -> str | None:
         limits = self.limits
@@ -154,13 +159,15 @@ class Run:
         count = len(changes) + len(effects)
         if count > self.budget:
             reason = f"max_actions: {count} action(s) exceed the remaining budget {self.budget}"
-            raise _Failed(_denial(block, reason, None), error=False)
+            why = {"by": "max_actions", "needed": count, "remaining": self.budget}
+            raise _Failed(_denial(block, reason, None, why), error=False)
         validator = self.compiled.validator
         if changes and validator is not None:
             problem = validator.problem(data, {c["path"].split(".", 1)[0] for c in changes})
             if problem is not None:
                 reason = f"schema: the result would be invalid: {problem}"
-                raise _Failed(_denial(block, reason, None), error=False)
+                why = {"by": "schema", "path": problem.split(": ", 1)[0]}
+                raise _Failed(_denial(block, reason, None, why), error=False)
 
     def decision(self, result: Any = None) -> Decision:
         return Decision(
@@ -175,11 +182,33 @@ class Run:
         )
 
 
-def _denial(block: Block, reason: str, action: str | None) -> dict[str, Any]:
+# What refused an action, for `denied` records (explain): which capability list or host limit.
+_CAPABILITY = {
+    "set": "write",
+    "unset": "write",
+    "publish": "publish",
+    "invoke_binding": "bindings",
+    "invoke_service": "services",
+}
+_HOST_LIMIT = {"publish": "publish", "invoke_binding": "bindings", "invoke_service": "services"}
+
+
+def _denial(
+    block: Block,
+    reason: str,
+    action: str | None,
+    why: dict[str, Any],
+    target: str | None = None,
+) -> dict[str, Any]:
+    """A `denied` record: the block, the action kind and target, a readable `reason`, and
+    `by` (capability, host_limit, max_actions, schema, when, size, workflow) with details."""
     record: dict[str, Any] = {block.kind: block.name}
     if action is not None:
         record["action"] = action
+    if target is not None:
+        record["target"] = target
     record["reason"] = reason
+    record.update(why)
     return record
 
 

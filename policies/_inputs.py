@@ -195,7 +195,7 @@ class InputLimits(BaseModel):
             return decision, self.measure(decision)
         except (DataTooLarge, TooDeep) as exc:
             reason = f"{exc.code}: {exc.message}"
-            denied = [{"rule": name, "reason": reason} for name in decision.fired]
+            denied = [{"rule": name, "reason": reason, "by": "size"} for name in decision.fired]
             return Decision(
                 data=data, denied=[*decision.denied, *denied], errors=list(decision.errors)
             ), None

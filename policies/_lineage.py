@@ -1,9 +1,14 @@
 """A hash-chained history per object, verifiable without trusting its store.
 
-Each entry's `hash` is sha256 over the RFC 8785 canonical JSON of the entry without `hash`
-and `id`; `prev` is the previous entry's hash, so editing, dropping or reordering any entry
-breaks the chain from that point. `next_entry` needs only the previous entry, so the actor can
-append without loading the whole history.
+Each entry's `hash` is sha256 over the RFC 8785 canonical JSON of the entry without `hash`,
+`id` and `sig`; `prev` is the previous entry's hash, so editing, dropping or reordering any
+entry breaks the chain from that point. `next_entry` needs only the previous entry, so the
+actor can append without loading the whole history.
+
+Entries written since the replay format also carry, inside the hash: `object` (the object's
+id, so an entry cannot be relabelled onto another object), `inputs` (what re-executing the
+step needs, see `_replay`) and `host` (the signing host's key id); `sig` is that host's
+signature over the hash (`_entrysig`). Older entries lack them and still verify as a chain.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from typing import Any
 
 import rfc8785
 
+from ._entrysig import EntrySigner
 from ._errors import InvalidData, LineageError
 from ._json import rfc3339
 
@@ -35,8 +41,9 @@ _FIELDS = (
     "data_digest",
     "prev",
 )
-_OPTIONAL = ("extra",)
-_UNHASHED = ("hash", "id")
+_OPTIONAL = ("extra", "object", "inputs", "host", "sig")
+_REQUIRED_UNHASHED = ("hash", "id")
+_UNHASHED = ("hash", "id", "sig")
 
 
 def canonical_json(obj: Any) -> bytes:
@@ -74,12 +81,16 @@ def next_entry(
     errors: Iterable[Mapping[str, Any]] = (),
     extra: Mapping[str, Any] | None = None,
     digest: str | None = None,
+    object_id: str | None = None,
+    inputs: Mapping[str, Any] | None = None,
+    signer: EntrySigner | None = None,
 ) -> dict[str, Any]:
     """The entry that follows `previous` (None for the first), as plain JSON.
 
     `digest` is `data_digest(data)` when the caller has it already (the actor measures the
     canonical data once per Decision for the size limit): encoding large data twice per turn
-    would be the costliest step of a cycle."""
+    would be the costliest step of a cycle. `object_id`, `inputs` and `signer` make the entry
+    replayable and host-signed (see the module docstring)."""
     if kind not in KINDS:
         raise InvalidData(f"unknown lineage kind {kind!r}; use one of {', '.join(sorted(KINDS))}")
     if not isinstance(time, datetime):
@@ -102,8 +113,16 @@ def next_entry(
     }
     if extra is not None:
         entry["extra"] = dict(extra)
+    if object_id is not None:
+        entry["object"] = object_id
+    if inputs is not None:
+        entry["inputs"] = dict(inputs)
+    if signer is not None:
+        entry["host"] = signer.kid
     entry["hash"] = entry_hash(entry)
     entry["id"] = entry["hash"].removeprefix("sha256:")
+    if signer is not None:
+        entry["sig"] = signer.sign(entry["hash"])
     return json.loads(canonical_json(entry))  # type: ignore[no-any-return]
 
 
@@ -179,8 +198,10 @@ def _no_dupes(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
-def _check_entry(entry: Mapping[str, Any], seq: int, prev: str | None) -> None:
-    missing = [f for f in (*_FIELDS, *_UNHASHED) if f not in entry]
+def _check_entry(
+    entry: Mapping[str, Any], seq: int, prev: str | None, object_id: str | None
+) -> None:
+    missing = [f for f in (*_FIELDS, *_REQUIRED_UNHASHED) if f not in entry]
     if missing:
         raise LineageError(f"entry {seq} lacks {', '.join(missing)}", seq=seq)
     unknown = set(entry) - {*_FIELDS, *_OPTIONAL, *_UNHASHED}
@@ -196,6 +217,18 @@ def _check_entry(entry: Mapping[str, Any], seq: int, prev: str | None) -> None:
         raise LineageError(f"entry {seq}: prev does not match entry {seq - 1}'s hash", seq=seq)
     if entry["kind"] not in KINDS:
         raise LineageError(f"entry {seq}: unknown kind {entry['kind']!r}", seq=seq)
+    if object_id is not None and "object" in entry and entry["object"] != object_id:
+        raise LineageError(
+            f"entry {seq} was written for object {str(entry['object'])[:200]!r}, "
+            f"not {object_id!r}: a history cannot be relabelled onto another object",
+            seq=seq,
+        )
+    if "inputs" in entry and not isinstance(entry["inputs"], dict):
+        raise LineageError(f"entry {seq}: inputs must be a JSON object", seq=seq)
+    if "inputs" in entry and "object" not in entry:
+        raise LineageError(f"entry {seq} records inputs but names no object", seq=seq)
+    if ("host" in entry) != ("sig" in entry):
+        raise LineageError(f"entry {seq}: `host` and `sig` come together", seq=seq)
     try:
         actual = entry_hash(entry)
     except InvalidData as exc:
@@ -204,8 +237,11 @@ def _check_entry(entry: Mapping[str, Any], seq: int, prev: str | None) -> None:
         raise LineageError(f"entry {seq}: hash does not match its content", seq=seq)
 
 
-def verify_lineage(entries: Sequence[Any], data: Any = None) -> None:
-    """Check the whole chain from seq 1 (and, given `data`, the last data digest).
+def verify_lineage(
+    entries: Sequence[Any], data: Any = None, *, object_id: str | None = None
+) -> None:
+    """Check the whole chain from seq 1 (and, given `data`, the last data digest; given
+    `object_id`, that no entry names another object).
 
     Entries may be dicts or their JSON text. Raises `LineageError` with the first bad seq.
     """
@@ -218,7 +254,7 @@ def verify_lineage(entries: Sequence[Any], data: Any = None) -> None:
                 f"lineage starts at seq {entry['seq']}, not 1: it was truncated",
                 seq=entry["seq"],
             )
-        _check_entry(entry, position, prev)
+        _check_entry(entry, position, prev, object_id)
         prev, seq = entry["hash"], position
     if data is not None:
         if seq == 0:

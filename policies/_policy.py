@@ -184,7 +184,9 @@ class Policy:
         )
         run = self._run(data, scope, limits)
         if not run.guard(block):
-            run.denied.append({"command": name, "reason": "when is false for this caller"})
+            run.denied.append(
+                {"command": name, "reason": "when is false for this caller", "by": "when"}
+            )
             return run.decision()
         if not run.apply(block):
             return run.decision()

@@ -73,6 +73,25 @@ class WorkflowOutcome:
     def moved(self) -> bool:
         return any(not step.blocked for step in self.steps)
 
+    def records(self, event: str | None = None) -> list[tuple[str, Decision, dict[str, Any]]]:
+        """The lineage entries this outcome makes, as (kind, decision, extra), in order: one
+        per step (`transition`, or `denied` when blocked) and, for an `event` no transition
+        took, one `denied` entry naming it. The actor writes exactly these and replay
+        re-derives them, so both read the same list."""
+        records = [
+            ("denied" if step.blocked else "transition", step.decision, step.record())
+            for step in self.steps
+        ]
+        if self.refused is not None and event is not None and not self.steps:
+            state = self.status.state
+            refusal = Decision(
+                data=self.data,
+                denied=[{"event": event, "state": state, "reason": self.refused, "by": "workflow"}],
+                errors=self.errors,
+            )
+            records.append(("denied", refusal, {"event": event, "state": state}))
+        return records
+
 
 @dataclass(slots=True)
 class Engine:

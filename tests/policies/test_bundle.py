@@ -12,7 +12,7 @@ import pytest
 from policies import (
     BUNDLE_FORMAT,
     HostLimits,
-    Lineage,
+    Policy,
     PolicyError,
     SigningKey,
     TrustStore,
@@ -26,37 +26,45 @@ from policies import (
     verify_bundle,
 )
 from tests.policies.conftest import ISSUER, NOW
+from tests.policies.history import History
 
 OBJECT = "thermostat-1"
 HOST_KEY = generate_key()
 WHO = {"iss": ISSUER, "sub": "ops"}
 
 
-def _lineage(policy_jws: str, digest: str, data: dict[str, Any]) -> list[dict[str, Any]]:
-    chain = Lineage()
-    chain.append("created", data=data, who=WHO, policy_digest=digest, time=NOW)
-    chain.append("policy", data=data, who=WHO, policy_digest=digest, time=NOW)
-    moved = {**data, "temperature": 35}
-    changes = [{"path": "temperature", "value": 35}]
-    chain.append("command", data=moved, who=WHO, policy_digest=digest, time=NOW, changes=changes)
-    extra = {"host": "host-a", "move": True, "to": None, "cycles": 0}
-    chain.append("export", data=moved, who=WHO, policy_digest=digest, time=NOW, extra=extra)
-    return chain.entries
+OPS = {"iss": ISSUER, "sub": "ops", "roles": []}
+SENSOR = {"iss": ISSUER, "sub": "s1", "roles": ["sensor"]}
+
+
+def _history(policy: Policy) -> History:
+    """A real history: created, installed, one command (temperature 35 -> alarm), exported."""
+    history = History(OBJECT, host_key=HOST_KEY, start=NOW - timedelta(minutes=5))
+    history.create(policy, OPS)
+    history.tick()
+    history.command("report", {"temperature": 35}, SENSOR)
+    history.tick()
+    history.export(OPS)
+    return history
 
 
 @pytest.fixture
 def bundle(key: SigningKey, trust: TrustStore) -> dict[str, Any]:
     jws = sign_policy(example_document("thermostat"), key, now=NOW)
     policy = load_policy(jws, trust, now=NOW)
-    data = {**policy.initial_data, "temperature": 35}
+    history = _history(policy)
+    assert history.data["temperature"] == 35
+    signer = history.signer
+    assert signer is not None
     return build_bundle(
         object_id=OBJECT,
         policy_jws=jws,
-        data=data,
-        lineage=_lineage(jws, policy.digest, policy.initial_data),
+        data=history.data,
+        lineage=history.entries,
         from_host="host-a",
         key=HOST_KEY,
         now=NOW,
+        hosts={signer.kid: signer.jwk},
     )
 
 

@@ -44,7 +44,9 @@ def test_a_quadratic_guard_over_a_big_param_is_denied_without_running(make: Make
     decision = policy.command(
         "go", {"p": list(range(2000))}, caller={}, data={"n": 0}, object_id="obj-1", now=NOW
     )
-    assert decision.denied == [{"command": "go", "reason": "when is false for this caller"}]
+    assert decision.denied == [
+        {"command": "go", "reason": "when is false for this caller", "by": "when"}
+    ]
     [error] = decision.errors
     assert error["command"] == "go"
     assert error["error"].startswith("too costly: up to 8000000 steps over inputs this large")

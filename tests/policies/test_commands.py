@@ -59,7 +59,9 @@ def test_when_false_is_a_denial_with_data_unchanged(thermostat: Policy) -> None:
     d = report(thermostat, {"temperature": 35}, caller={"sub": "x", "roles": []})
     assert d.data == thermostat.initial_data
     assert not d.applied
-    assert d.denied == [{"command": "report", "reason": "when is false for this caller"}]
+    assert d.denied == [
+        {"command": "report", "reason": "when is false for this caller", "by": "when"}
+    ]
 
 
 def test_when_error_is_a_denial_and_an_error(thermostat: Policy) -> None:
@@ -124,7 +126,14 @@ def test_command_actions_outside_capabilities_are_denied(make: Make) -> None:
     doc = minimal(capabilities={"write": ["n"]}, commands={"c": {"do": [{"set": {"m": "1"}}]}})
     d = make(doc).command("c", {}, caller={}, data={}, object_id="obj-1", now=NOW)
     assert d.denied == [
-        {"command": "c", "action": "set", "reason": "path 'm' is not in capabilities.write"}
+        {
+            "command": "c",
+            "action": "set",
+            "target": "m",
+            "reason": "path 'm' is not in capabilities.write",
+            "by": "capability",
+            "capability": "write",
+        }
     ]
 
 

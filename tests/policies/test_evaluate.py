@@ -234,7 +234,13 @@ def test_max_actions_denies_the_rule_that_would_exceed_it(make: Make) -> None:
     assert d.fired == ["two", "one"]
     assert d.data == {"a": 1, "b": 2, "e": 5}
     assert d.denied == [
-        {"rule": "two-more", "reason": "max_actions: 2 action(s) exceed the remaining budget 1"}
+        {
+            "rule": "two-more",
+            "reason": "max_actions: 2 action(s) exceed the remaining budget 1",
+            "by": "max_actions",
+            "needed": 2,
+            "remaining": 1,
+        }
     ]
     narrowed = run(make(doc), {}, limits=HostLimits(max_actions=1))
     assert narrowed.fired == ["one"]

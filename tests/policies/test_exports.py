@@ -6,6 +6,17 @@ import policies
 from policies import PolicyError
 
 EXPECTED = {
+    "EntrySigner",
+    "InvalidEntrySignature",
+    "ReplayMismatch",
+    "ReplayReport",
+    "SignatureReport",
+    "check_entry_signatures",
+    "check_replay",
+    "entry_inputs",
+    "host_inputs",
+    "host_keys",
+    "replay_lineage",
     "DEFAULT_MAX_TOKEN_LIFETIME",
     "exact_json",
     "BUNDLE_FORMAT",
@@ -73,6 +84,8 @@ EXPECTED = {
 }
 
 CODES = {
+    "ReplayMismatch": "replay_mismatch",
+    "InvalidEntrySignature": "invalid_entry_signature",
     "InvalidPolicy": "invalid_policy",
     "UnsignedPolicy": "unsigned_policy",
     "UntrustedIssuer": "untrusted_issuer",

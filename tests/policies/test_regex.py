@@ -39,6 +39,8 @@ def test_a_catastrophic_pattern_denies_hostile_input_without_backtracking(make: 
             "command": "rename",
             "reason": f"schema: the result would be invalid: name: {HOSTILE!r} does not match "
             f"{EVIL!r}",
+            "by": "schema",
+            "path": "name",
         }
     ]
     assert rename(make, schema, "a" * 40) == []
