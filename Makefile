@@ -14,7 +14,7 @@ REPLICAS       ?= 1
 DAPR_BIN       := .dapr/bin
 DAPR_STAMP     := $(DAPR_BIN)/.built
 
-.PHONY: setup lint format test bench run run-dapr dapr redis chromium clean
+.PHONY: setup lint format test bench run run-dapr dapr redis chromium screenshots clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,10 @@ chromium:
 	     (apt-get update && apt-get install -y --no-install-recommends chromium)) >/dev/null; \
 	  else echo "make chromium: install chromium (Debian: sudo apt-get install chromium)" >&2; exit 1; fi; }
 	@chromium --version
+
+# The console's README pictures (docs/console-*.png), taken by its browser test.
+screenshots: setup chromium
+	RESIDENT_UPDATE_SCREENSHOTS=1 $(PY) -m pytest tests/e2e/test_console.py -k screenshots -q
 
 lint: setup
 	$(PY) -m ruff check $(PKGS) tests bench

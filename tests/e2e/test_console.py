@@ -433,13 +433,35 @@ def test_every_control_is_labelled_and_a_phone_width_does_not_scroll_sideways(
             .map(el => el.outerHTML)"""
     )
     assert unlabelled == []
+    assert low_contrast(page) == []
     page.set_viewport_size({"width": 390, "height": 844})
     expect(page.locator(".timeline .entry").first).to_be_visible()
-    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    wider = page.evaluate(
+        """() => document.documentElement.scrollWidth <= innerWidth ? [] :
+            [...document.querySelectorAll('main *')]
+              .filter(e => e.getBoundingClientRect().right > innerWidth)
+              .filter(e => !e.closest('pre, .table-wrap, .diagram-wrap'))
+              .map(e => e.outerHTML.slice(0, 120))"""
+    )
+    assert wider == []
+
+
+CONTRAST = (Path(__file__).parent / "contrast.js").read_text()
+
+
+def low_contrast(page: Page) -> list[str]:
+    """Text whose contrast with its background is below WCAG AA (4.5:1, 3:1 when large)."""
+    failures: list[str] = page.evaluate(CONTRAST)
+    return failures
 
 
 def test_screenshots_of_the_main_views(
-    page: Page, host: ResidentHost, ops: str, objects: dict[str, str], tmp_path: Path
+    page: Page,
+    host: ResidentHost,
+    issuer: Issuer,
+    ops: str,
+    objects: dict[str, str],
+    tmp_path: Path,
 ) -> None:
     """README's pictures. RESIDENT_UPDATE_SCREENSHOTS=1 (`make screenshots`) copies them to
     docs/; otherwise they are taken and checked here, and the committed ones stay as they are."""
@@ -450,11 +472,19 @@ def test_screenshots_of_the_main_views(
         page.screenshot(path=str(path), full_page=full_page)
         shots.append(path)
 
+    shown = "probe-shown"
+    assert host.put_policy(shown, issuer.sign(PROBE), ops).status_code == 201
+    assert host.command(shown, "report", ops, temperature=32.5).status_code == 200
+    assert host.command(shown, "vent", ops, reason="smoke").status_code == 200
     sign_in(page, host, ops)
     expect(page.locator("td.chain").first).not_to_contain_text("checking")
+    assert low_contrast(page) == []
     shoot("objects")
-    open_object(page, host, ops, objects["busy"])
-    expect(page.locator(".timeline .entry").first).to_be_visible()
+    open_object(page, host, ops, shown)
+    expect(page.locator(".data-slot")).to_contain_text("temperature: 30", timeout=15_000)
+    page.get_by_role("button", name="Verify lineage").click()
+    expect(page.locator("#verify-result")).to_contain_text("Lineage")
+    assert low_contrast(page) == []
     shoot("object")
     open_object(page, host, ops, objects["order"])
     expect(page.locator("svg.diagram .state.current")).to_be_visible()

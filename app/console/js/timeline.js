@@ -80,6 +80,7 @@ export function entryRow(entry, { policy, firstBad }) {
   const current = entry.policy === policy.digest;
   const bad = firstBad !== null && firstBad !== undefined && entry.seq === firstBad;
   const extra = entry.extra ? Object.entries(entry.extra) : [];
+  if (entry.inputs?.params && Object.keys(entry.inputs.params).length) extra.push(['params', entry.inputs.params]);
   return h('li', { class: `entry kind-${entry.kind}${bad ? ' first-bad' : ''}`, id: `entry-${entry.seq}`, dataset: { seq: entry.seq, kind: entry.kind } },
     h('div', { class: 'entry-head' },
       h('span', { class: 'seq' }, `#${entry.seq}`),
