@@ -87,3 +87,17 @@ class ResidentObjectClient:
         self, object_id: str, bundle: dict[str, Any], *, token: str
     ) -> dict[str, Any]:
         return await self.call(object_id, "Import", {"bundle": bundle, "token": token})
+
+    async def verify_lineage(self, object_id: str, *, token: str) -> dict[str, Any]:
+        return await self.call(object_id, "VerifyLineage", {"token": token})
+
+    async def dry_run(
+        self,
+        object_id: str,
+        *,
+        token: str,
+        policy: Any,
+        command: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        request = {"token": token, "policy": policy, "command": command}
+        return await self.call(object_id, "DryRun", request)

@@ -62,3 +62,14 @@ class ResidentObjectInterface(ActorInterface):
     async def import_object(self, request: dict[str, Any]) -> dict[str, Any]:
         """`{bundle, token}` -> `{created, object, from_host, host_trusted}` (bundle's `amend`)."""
         ...
+
+    @actormethod(name="VerifyLineage")
+    async def verify_lineage(self, request: dict[str, Any]) -> dict[str, Any]:
+        """`{token}` -> `{ok, chain, signatures, replay}` (permission `read`)."""
+        ...
+
+    @actormethod(name="DryRun")
+    async def dry_run(self, request: dict[str, Any]) -> dict[str, Any]:
+        """`{token, policy, command?}` -> what the candidate policy would do now, written
+        nowhere (the current policy's `amend` permission)."""
+        ...

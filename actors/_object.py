@@ -23,6 +23,7 @@ from ._auth import authenticate, who_of
 from ._delivery import check_mark
 from ._describe import describe
 from ._errors import BadRequestError, ForbiddenError, ObjectError, error_envelope
+from ._history import dry_run, verify_object
 from ._host import HostConfig
 from ._index import ObjectIndex
 from ._interface import ResidentObjectInterface
@@ -100,6 +101,12 @@ class ResidentObject(Actor, ResidentObjectInterface, Remindable):
 
     async def import_object(self, request: Request) -> Request:
         return await self._guard(self._import, request)
+
+    async def verify_lineage(self, request: Request) -> Request:
+        return await self._guard(self._verify_lineage, request)
+
+    async def dry_run(self, request: Request) -> Request:
+        return await self._guard(self._dry_run, request)
 
     async def receive_reminder(
         self,
@@ -249,6 +256,17 @@ class ResidentObject(Actor, ResidentObjectInterface, Remindable):
         last = min(stored.meta.seq, after + limit)
         entries = await self._store.read_entries(after + 1, last)
         return {"entries": entries, "length": stored.meta.seq, "head": stored.meta.head}
+
+    async def _verify_lineage(self, request: Request) -> Request:
+        stored, _, _ = await self._readable(request)
+        return await verify_object(self._turn(), stored)
+
+    async def _dry_run(self, request: Request) -> Request:
+        caller = authenticate(request, self._host)
+        turn = self._turn()
+        stored = await turn.load_required()
+        turn.ensure_active(stored)
+        return await dry_run(turn, stored, caller, request)
 
     async def _deliver(self, request: Request) -> Request:
         check_mark(self._host.delivery_key, request)

@@ -18,6 +18,7 @@ import yaml
 
 from policies import PolicyError, parse_duration, sign_policy, sign_token
 
+from .cli_history import add_history_commands
 from .cli_transfer import add_transfer_commands
 from .httpclient import CliError, HostClient
 from .keystore import KeyStore, KeyStoreError
@@ -165,16 +166,6 @@ def cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_lineage(args: argparse.Namespace) -> int:
-    client = _client(args)
-    if not args.verify:
-        _print(client.lineage(args.id, after=args.after, limit=args.limit))
-        return 0
-    report = client.verify_lineage(args.id)
-    _print(report)
-    return 0 if report["ok"] else 1
-
-
 def _add_host_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--url", help=f"host URL (RESIDENT_URL, default {DEFAULT_URL})")
     parser.add_argument("--token", help="caller JWT (RESIDENT_TOKEN)")
@@ -225,15 +216,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("show", help="print an object")
     p.add_argument("id")
     p.set_defaults(func=cmd_show)
-    p = sub.add_parser("lineage", help="print (or --verify) an object's lineage")
-    p.add_argument("id")
-    p.add_argument("--verify", action="store_true")
-    p.add_argument("--after", type=int, default=0)
-    p.add_argument("--limit", type=int, default=100)
-    p.set_defaults(func=cmd_lineage)
     for p in sub.choices.values():
-        if p.prog.split()[-1] in {"put-policy", "command", "show", "lineage"}:
+        if p.prog.split()[-1] in {"put-policy", "command", "show"}:
             _add_host_options(p)
+    add_history_commands(sub, _client, _add_host_options)
     add_transfer_commands(sub)
     return parser
 

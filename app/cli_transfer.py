@@ -71,6 +71,10 @@ def _report(bundle: VerifiedBundle, hosts_checked: bool) -> str:
             f"lineage  ok  {len(bundle.lineage)} entries, head {bundle.head}",
             f"data     ok  matches the digest of entry {last['seq']} ({last['kind']})",
             f"host     ok  key {bundle.host_key}: {host}",
+            f"replay   ok  {bundle.replay.replayed} entries re-executed under "
+            f"{len(bundle.policies)} policy version(s), every one reproduced",
+            f"entries  ok  {bundle.signatures.signed} host-signed, {bundle.signatures.unsigned} "
+            f"unsigned; unknown signers: {', '.join(bundle.signatures.unknown_signers) or 'none'}",
             "ok",
         ]
     )
@@ -112,4 +116,9 @@ def add_transfer_commands(sub: Any) -> None:
     p.add_argument("file", help="bundle JSON file ('-' for stdin)")
     p.add_argument("--trust", help="JWKS of trusted issuers (RESIDENT_TRUST)")
     p.add_argument("--hosts", help="JWKS of trusted hosts; an unlisted signer then fails")
+    p.add_argument(
+        "--replay",
+        action="store_true",
+        help="re-execute the history under its policies (always done: the flag documents it)",
+    )
     p.set_defaults(func=cmd_verify)

@@ -47,6 +47,8 @@ STATUS_BY_CODE: dict[str, int] = {
     "data_mismatch": 422,
     "policy_mismatch": 422,
     "invalid_host_signature": 422,
+    "replay_mismatch": 422,
+    "invalid_entry_signature": 422,
     "too_deep": 422,
     "unavailable": 503,
 }

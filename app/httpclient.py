@@ -79,6 +79,18 @@ class HostClient:
             "head": entries[-1]["hash"],
         }
 
+    def verify_history(self, object_id: str) -> dict[str, Any]:
+        """The host's report: chain, entry signatures and replay (`/lineage/verify`)."""
+        result: dict[str, Any] = self._call("GET", f"{self._obj(object_id)}/lineage/verify")
+        return result
+
+    def dry_run(
+        self, object_id: str, *, policy: Any, command: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        body = {"policy": policy, "command": command}
+        result: dict[str, Any] = self._call("POST", f"{self._obj(object_id)}/dry-run", json=body)
+        return result
+
     def export(self, object_id: str, *, move: bool = False, destination: str | None = None) -> Any:
         params: dict[str, Any] = {"move": "true" if move else "false"}
         if destination:

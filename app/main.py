@@ -30,7 +30,7 @@ from .guard import SidecarTokenGuard
 from .hostkey import ensure_host_key, host_jwks
 from .observability import TraceContextCapture, configure_logging
 from .ratelimit import RateLimiter
-from .routes import events, health, metrics, objects, transfer
+from .routes import events, health, history, metrics, objects, transfer
 from .routes.console import install_console
 from .settings import Settings
 
@@ -96,6 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     DaprActor(app)
+    app.include_router(history.router)
     app.include_router(objects.router)
     app.include_router(metrics.router)
     app.include_router(health.router)

@@ -98,7 +98,8 @@ class ObjectImported(BaseModel):
 
 
 class Bundle(BaseModel):
-    """`resident.bundle/1`: verify offline with `resident verify`."""
+    """`resident.bundle/1`: verify offline with `resident verify --replay`. `policies`: every
+    policy version the object ran under; `hosts`: the keys that signed its entries."""
 
     format: str
     object_id: str
@@ -109,3 +110,52 @@ class Bundle(BaseModel):
     from_host: str
     exported_at: str
     signature: str
+    policies: list[str] = []
+    hosts: dict[str, dict[str, Any]] = {}
+
+
+class CheckResult(BaseModel):
+    ok: bool
+    first_bad: int | None = None
+    reason: str | None = None
+
+
+class ChainCheck(CheckResult):
+    length: int
+
+
+class SignatureCheck(CheckResult):
+    signed: int
+    unsigned: int
+    signers: dict[str, int]
+    unknown_signers: list[str]
+
+
+class ReplayCheck(CheckResult):
+    replayable: bool
+    entries: int
+    replayed: int
+    legacy: int
+
+
+class LineageVerification(BaseModel):
+    """`GET /objects/{id}/lineage/verify`: the chain, the host signatures and the replay."""
+
+    ok: bool
+    chain: ChainCheck
+    signatures: SignatureCheck
+    replay: ReplayCheck
+
+
+class DryRunResult(BaseModel):
+    """What a candidate policy would do to the object now; nothing of it is written."""
+
+    ran: str
+    changes: list[dict[str, Any]]
+    effects: list[dict[str, Any]]
+    denied: list[dict[str, Any]]
+    errors: list[dict[str, Any]]
+    result: Any = None
+    data: dict[str, Any]
+    policy: dict[str, Any]
+    successor: dict[str, Any]

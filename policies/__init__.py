@@ -11,6 +11,7 @@ from ._bundle import (
     build_bundle,
     check_extends,
     host_narrowing,
+    policy_versions,
     verify_bundle,
 )
 from ._decision import Decision
@@ -60,6 +61,7 @@ from ._lineage import (
 )
 from ._load import (
     clear_policy_cache,
+    draft_policy,
     example_document,
     load_policy,
     read_document,
@@ -131,6 +133,7 @@ __all__ = [
     "check_replay",
     "clear_policy_cache",
     "data_digest",
+    "draft_policy",
     "entry_inputs",
     "exact_json",
     "example_document",
@@ -141,6 +144,7 @@ __all__ = [
     "load_policy",
     "next_entry",
     "parse_duration",
+    "policy_versions",
     "read_document",
     "replay_lineage",
     "sign_policy",

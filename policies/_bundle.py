@@ -291,7 +291,14 @@ def verify_bundle(
             f"bundle from {bundle['from_host']!r} is signed by host key {thumbprint(jwk)}, "
             "which is not in this host's trusted hosts"
         )
-    versions = _policy_versions(bundle, policy, trust, inputs)
+    versions = policy_versions(
+        bundle["lineage"],
+        bundle.get("policies", []),
+        trust,
+        object_id=bundle["object_id"],
+        current=policy,
+        inputs=inputs,
+    )
     report = check_replay(
         bundle["lineage"],
         object_id=bundle["object_id"],
@@ -322,20 +329,23 @@ def _digest_of(jws: str) -> str:
     return "sha256:" + hashlib.sha256(jws.strip().encode("ascii", "replace")).hexdigest()
 
 
-def _policy_versions(
-    bundle: Mapping[str, Any],
-    current: Policy,
+def policy_versions(
+    lineage: Sequence[Mapping[str, Any]],
+    policies: Sequence[str],
     trust: TrustStore,
-    inputs: InputLimits | None,
+    *,
+    object_id: str,
+    current: Policy | None = None,
+    inputs: InputLimits | None = None,
 ) -> dict[str, Policy]:
-    """Every policy version the history names, verified against THIS host's trust, each at
-    the time of the last entry made under it (an old version may have expired since; it must
-    have been valid when it was used)."""
+    """{digest: Policy} of every version in `policies` that `lineage` names, each verified
+    against `trust` at the time of the last entry made under it (an old version may have
+    expired since; it must have been valid when it was used). Unnamed versions are skipped."""
     last_used: dict[str, str] = {}
-    for entry in bundle["lineage"]:
+    for entry in lineage:
         last_used[str(entry.get("policy"))] = str(entry.get("time"))
-    versions = {current.digest: current}
-    for jws in bundle.get("policies", []):
+    versions = {} if current is None else {current.digest: current}
+    for jws in policies:
         digest = _digest_of(jws)
         if digest in versions or digest not in last_used:
             continue
@@ -343,9 +353,7 @@ def _policy_versions(
             when = datetime.fromisoformat(last_used[digest])
         except ValueError as exc:
             raise InvalidBundle(f"an entry under policy {digest} has no valid time") from exc
-        versions[digest] = load_policy(
-            jws, trust, object_id=bundle["object_id"], now=when, inputs=inputs
-        )
+        versions[digest] = load_policy(jws, trust, object_id=object_id, now=when, inputs=inputs)
     return versions
 
 

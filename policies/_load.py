@@ -155,6 +155,29 @@ def load_policy(
     return policy
 
 
+def draft_policy(document: Mapping[str, Any], *, inputs: InputLimits | None = None) -> Policy:
+    """An unsigned policy document compiled for a dry run (never installed: it has no
+    signature, so no host would load it). Checked exactly as signing would check it; its
+    digest is "draft:" + sha256 of its canonical JSON, so it never equals a signed one's."""
+    inputs = inputs or DEFAULT_INPUTS
+    inputs.check_depth(document, what="policy document", envelope=True)
+    doc = yaml_keys(document)
+    doc.setdefault("iss", "draft")
+    doc.setdefault("iat", 0)
+    parsed = parse_document(doc)
+    try:
+        payload = rfc8785.dumps(doc)
+    except (rfc8785.CanonicalizationError, TypeError) as exc:
+        raise InvalidPolicy(f"document is not plain JSON: {exc}") from exc
+    if len(payload) > inputs.max_policy_bytes:
+        raise PolicyTooLarge(
+            f"document is {len(payload)} bytes; the limit is {inputs.max_policy_bytes}"
+        )
+    inputs.check_document(parsed)
+    digest = "draft:" + hashlib.sha256(payload).hexdigest()
+    return Policy(jws="", digest=digest, document=parsed, _compiled=compile_document(parsed))
+
+
 def _as_text(jws: Any, limit: int) -> str:
     if isinstance(jws, bytes):
         if len(jws) > limit:

@@ -213,8 +213,9 @@ class _Replayer:
         ):
             raise _Mismatch("its caller does not pass the policy's `amend` permission")
         self.policy, self.data, self.digest = policy, data, data_digest(data)
-        if entry.get("kind") != "created" or entry.get("data_digest") != self.digest:
-            raise _Mismatch("the created entry does not hold the policy's initial data")
+        if entry.get("kind") != "created":
+            raise _Mismatch("a create makes a `created` entry")
+        self.unchanged(entry)
 
     def install(self, entry: Mapping[str, Any], inputs: Mapping[str, Any]) -> None:
         if entry.get("kind") != "policy":
@@ -281,7 +282,21 @@ class _Replayer:
             raise _Mismatch("an export makes an `export` entry")
         self.unchanged(entry)
         extra = entry.get("extra")
-        self.moved = isinstance(extra, dict) and extra.get("move") is True
+        if not isinstance(extra, dict):
+            raise _Mismatch("an export entry records what was exported (extra)")
+        if self.status is not None:  # the receiver resumes the workflow from this record
+            recorded = extra.get("workflow")
+            state = recorded.get("state") if isinstance(recorded, dict) else None
+            try:
+                entered = datetime.fromisoformat(str(recorded.get("entered_at")))  # type: ignore[union-attr]
+            except (ValueError, AttributeError) as exc:
+                raise _Mismatch("the exported workflow state has no valid entered_at") from exc
+            if (state, entered) != (self.status.state, self.status.entered_at):
+                raise _Mismatch(
+                    f"the exported workflow state {str(state)[:40]!r} is not where the "
+                    f"history leaves it ({self.status.state!r})"
+                )
+        self.moved = extra.get("move") is True
 
     def import_(self, entry: Mapping[str, Any]) -> None:
         self.current(entry)

@@ -20,6 +20,7 @@ from policies import (
     host_inputs,
     next_entry,
 )
+from policies._lineage import entry_hash
 
 
 class History:
@@ -123,3 +124,22 @@ class History:
         self._append(
             "export", entry_inputs("export", self.host, caller=caller), who=who, extra=extra
         )
+
+
+def rechain(
+    entries: list[dict[str, Any]], *, start: int, signer: EntrySigner | None
+) -> list[dict[str, Any]]:
+    """What a forger does after editing entries from index `start` on: recompute every hash,
+    `prev` and signature after it, so the chain (and, with the key, the signatures) verify."""
+    fixed = [dict(e) for e in entries[:start]]
+    for raw in entries[start:]:
+        entry = {k: v for k, v in raw.items() if k not in ("hash", "id", "sig")}
+        entry["prev"] = fixed[-1]["hash"] if fixed else None
+        if signer is not None:
+            entry["host"] = signer.kid
+        entry["hash"] = entry_hash(entry)
+        entry["id"] = entry["hash"].removeprefix("sha256:")
+        if signer is not None:
+            entry["sig"] = signer.sign(entry["hash"])
+        fixed.append(entry)
+    return fixed

@@ -6,6 +6,8 @@ import policies
 from policies import PolicyError
 
 EXPECTED = {
+    "policy_versions",
+    "draft_policy",
     "EntrySigner",
     "InvalidEntrySignature",
     "ReplayMismatch",

@@ -151,7 +151,14 @@ async function dryRunForm(id, commands, output) {
     }
     try {
       const result = await api(`${objectPath(id)}/dry-run`, { method: 'POST', json: body });
-      outcome(output, 'Dry-run: what would happen', decisionView(result));
+      const successor = result.successor || {};
+      outcome(output, `Dry-run of ${result.policy.id} v${result.policy.version} (${result.ran}): what would happen`, [
+        decisionView(result),
+        h('p', { class: successor.admitted ? 'ok' : 'bad' }, successor.admitted
+          ? 'Installing it (signed) would be admitted for you.'
+          : `Installing it would be refused: ${successor.reason}`),
+        h('details', {}, h('summary', {}, 'Data afterwards'), h('pre', {}, JSON.stringify(result.data, null, 2))),
+      ]);
     } catch (problem) {
       outcome(output, 'Dry-run: refused', h('p', { class: 'bad' }, problem.message), true);
     }
@@ -191,7 +198,8 @@ export function actionsCard(id, view, after) {
     Object.entries(view.commands).map(([name, spec]) => commandForm(id, name, spec, output, after)),
     view.events.length && view.allowed.event ? eventForm(id, view.events, output, after) : null,
     output);
-  // Dry-run needs whatever permission the host asks for it; the host answers for itself.
-  dryRunForm(id, view.commands, output).then((form) => form && output.before(form));
+  if (view.allowed.amend) { // the host's dry-run needs the current policy's `amend`
+    dryRunForm(id, view.commands, output).then((form) => form && output.before(form));
+  }
   return card;
 }
