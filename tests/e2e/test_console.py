@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
+import yaml
 from playwright.sync_api import Browser, Page, expect
 
 from tests.e2e.browser import chromium
@@ -53,8 +54,9 @@ PROBE: dict[str, Any] = {
     "rules": [
         {
             "name": "cool",
-            "when": "data.temperature > data.threshold",
-            "do": [{"set": {"temperature": "data.temperature - 1.0"}}],
+            # JSON has one number type: 20.0 is stored as 20, which CEL reads as an int.
+            "when": "double(data.temperature) > double(data.threshold)",
+            "do": [{"set": {"temperature": "double(data.temperature) - 1.0"}}],
         }
     ],
 }
@@ -234,9 +236,10 @@ def test_a_command_the_policy_refuses_says_why(
     expect(page.locator("#action-output")).to_contain_text(
         "forbidden: command 'report' refused: when is false for this caller"
     )
-    # Operations the policy denies this caller are not offered at all.
+    # Operations the policy denies this caller are not offered at all (dry-run needs `amend`).
     expect(page.locator("#evaluate")).to_have_count(0)
     expect(page.locator("#export")).to_have_count(0)
+    expect(page.get_by_role("form", name="Dry-run a policy")).to_have_count(0)
     assert host.show(objects["quiet"], viewer)["data"]["temperature"] == 20.0
 
 
@@ -280,7 +283,9 @@ def test_the_policy_shows_how_the_host_narrows_it(
     publish = policy.locator("table.caps tr", has_text="publish")
     expect(publish).to_contain_text("withheld by host: vents")
     policy.get_by_text("Policy document (YAML)").click()
-    expect(policy.locator("pre")).to_contain_text("when: data.temperature > data.threshold")
+    expect(policy.locator("pre")).to_contain_text(
+        "when: double(data.temperature) > double(data.threshold)"
+    )
 
 
 def test_the_workflow_diagram_highlights_the_current_state(
@@ -481,7 +486,7 @@ def test_screenshots_of_the_main_views(
     assert low_contrast(page) == []
     shoot("objects")
     open_object(page, host, ops, shown)
-    expect(page.locator(".data-slot")).to_contain_text("temperature: 30", timeout=15_000)
+    expect(page.locator(".data-slot")).to_contain_text("temperature: 29.5", timeout=15_000)
     page.get_by_role("button", name="Verify lineage").click()
     expect(page.locator("#verify-result")).to_contain_text("Lineage")
     assert low_contrast(page) == []
@@ -498,3 +503,24 @@ def test_screenshots_of_the_main_views(
         DOCS.mkdir(exist_ok=True)
         for path in shots:
             shutil.copy(path, DOCS / path.name)
+
+
+def test_dry_run_of_an_uploaded_policy_shows_what_would_change_and_writes_nothing(
+    page: Page, host: ResidentHost, ops: str, objects: dict[str, str], tmp_path: Path
+) -> None:
+    object_id = objects["quiet"]
+    before = host.show(object_id, ops)
+    candidate = {**PROBE, "version": 2}
+    candidate["rules"] = [{**PROBE["rules"][0], "when": "double(data.temperature) > 10.0"}]
+    upload = tmp_path / "probe-v2.yaml"
+    upload.write_text(yaml.safe_dump(candidate))
+    open_object(page, host, ops, object_id)
+    form = page.get_by_role("form", name="Dry-run a policy")
+    form.get_by_label("Policy file (signed JWS, or YAML/JSON)").set_input_files(upload)
+    form.get_by_role("button", name="Dry-run").click()
+    output = page.locator("#action-output")
+    expect(output).to_contain_text("Dry-run of probe v2 (cycle)")
+    expect(output).to_contain_text("+ temperature = 19")
+    expect(output).to_contain_text("Installing it (signed) would be admitted for you.")
+    after = host.show(object_id, ops)
+    assert (after["data"], after["policy"]) == (before["data"], before["policy"])
