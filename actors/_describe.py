@@ -8,7 +8,11 @@ it too). Nothing here is secret to the host: no token, no key, no other caller's
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import base64
+import binascii
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import yaml
@@ -67,6 +71,32 @@ def _workflow(policy: Policy) -> dict[str, Any] | None:
     return {"initial": initial or next(iter(states)), "states": states}
 
 
+def _version_of(jws: str) -> dict[str, Any] | None:
+    """{digest, id, version} of a policy JWS the object ran under (verified when it was
+    installed; read here for display only, so an expired one still names its version)."""
+    parts = jws.split(".")
+    if len(parts) != 3:
+        return None
+    try:
+        payload = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except (binascii.Error, ValueError):
+        return None
+    if not isinstance(payload, dict):
+        return None
+    digest = "sha256:" + hashlib.sha256(jws.encode("ascii", errors="replace")).hexdigest()
+    return {"digest": digest, "id": payload.get("id"), "version": payload.get("version")}
+
+
+def _versions(policy: Policy, history: Iterable[object]) -> list[dict[str, Any]]:
+    """Every policy version the object ran under, so lineage digests read as versions."""
+    found = {policy.digest: {"digest": policy.digest, "id": policy.id, "version": policy.version}}
+    for jws in history:
+        version = _version_of(jws) if isinstance(jws, str) else None
+        if version is not None:
+            found.setdefault(version["digest"], version)
+    return list(found.values())
+
+
 def describe(
     stored: StoredObject,
     policy: Policy,
@@ -74,6 +104,7 @@ def describe(
     caller: Mapping[str, Any],
     object_id: str,
     limits: HostLimits,
+    history: Iterable[object] = (),
 ) -> dict[str, Any]:
     """The object's policy and this caller's standing towards it (the caller may `read`)."""
     document = policy.document.model_dump(mode="json", by_alias=True, exclude_none=True)
@@ -91,6 +122,7 @@ def describe(
             "document": document,
             "yaml": yaml.safe_dump(document, sort_keys=False, allow_unicode=True),
         },
+        "versions": _versions(policy, history),
         "capabilities": policy.document.capabilities.model_dump(mode="json"),
         "host_limits": _limits_view(limits),
         "effective": _effective(policy, limits),

@@ -243,8 +243,14 @@ class ResidentObject(Actor, ResidentObjectInterface, Remindable):
     async def _describe(self, request: Request) -> Request:
         stored, policy, _ = await self._readable(request)
         caller = authenticate(request, self._host)
+        provenance = await self._store.provenance()
         return describe(
-            stored, policy, caller=caller, object_id=self.object_id, limits=self._host.limits
+            stored,
+            policy,
+            caller=caller,
+            object_id=self.object_id,
+            limits=self._host.limits,
+            history=provenance["policies"],
         )
 
     async def _lineage(self, request: Request) -> Request:

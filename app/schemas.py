@@ -36,6 +36,7 @@ class PolicyView(BaseModel):
 
     id: str
     policy: dict[str, Any]  # {id, version, digest, issuer, claims, document, yaml}
+    versions: list[dict[str, Any]] = []  # [{digest, id, version}] every policy it ran under
     capabilities: dict[str, Any]
     host_limits: dict[str, Any]  # None in a list: no host restriction; []: nothing allowed
     effective: dict[str, Any]  # policy ∩ host

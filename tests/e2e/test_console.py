@@ -98,11 +98,26 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
+    """A fresh tab; the test fails on any script error or Content-Security-Policy violation
+    (a refused API call's "Failed to load resource" is the API answering, not an error)."""
     context = browser.new_context(viewport={"width": 1360, "height": 900}, accept_downloads=True)
+    problems: list[str] = []
     try:
-        yield context.new_page()
+        tab = context.new_page()
+        tab.on("pageerror", lambda error: problems.append(f"uncaught: {error}"))
+        tab.on(
+            "console",
+            lambda message: (
+                problems.append(f"console: {message.text}")
+                if message.type == "error"
+                and not message.text.startswith("Failed to load resource")
+                else None
+            ),
+        )
+        yield tab
     finally:
         context.close()
+    assert problems == []
 
 
 def sign_in(page: Page, host: ResidentHost, token: str, path: str = "") -> None:
@@ -524,3 +539,18 @@ def test_dry_run_of_an_uploaded_policy_shows_what_would_change_and_writes_nothin
     expect(output).to_contain_text("Installing it (signed) would be admitted for you.")
     after = host.show(object_id, ops)
     assert (after["data"], after["policy"]) == (before["data"], before["policy"])
+
+
+def test_an_amendment_shows_live_and_older_entries_name_their_version(
+    page: Page, host: ResidentHost, issuer: Issuer, ops: str
+) -> None:
+    object_id = "probe-amended"
+    assert host.put_policy(object_id, issuer.sign(PROBE), ops).status_code == 201
+    open_object(page, host, ops, object_id)
+    expect(page.locator(".policy")).to_contain_text("version 1")
+    assert host.put_policy(object_id, issuer.sign({**PROBE, "version": 2}), ops).status_code == 200
+    expect(page.locator(".policy")).to_contain_text("version 2")
+    newest = page.locator(".timeline .entry").first
+    expect(newest).to_have_attribute("data-kind", "policy")
+    expect(newest.locator(".policy-ref")).to_have_text("policy v2")
+    expect(page.locator("#entry-1 .policy-ref")).to_have_text("policy v1 (earlier)")

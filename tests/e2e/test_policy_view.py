@@ -48,6 +48,9 @@ def test_the_policy_view_shows_the_document_commands_and_what_the_caller_may_do(
         "event": False,
     }
     assert view["workflow"] is None
+    assert view["versions"] == [
+        {"digest": snapshot["policy"]["digest"], "id": "thermostat", "version": 3}
+    ]
     viewer = host.call("GET", f"/objects/{OBJECT}/policy", issuer.token("v", "viewer")).json()
     assert viewer["allowed"] == {
         "read": True,
@@ -98,3 +101,22 @@ def test_an_unchanged_object_answers_304_to_its_etag(
         headers={"if-none-match": changed.headers["etag"]},
     )
     assert stranger.status_code == 403
+
+
+def test_the_policy_view_names_every_version_the_object_ran_under(
+    host: ResidentHost, issuer: Issuer
+) -> None:
+    ops = issuer.token("ops", "ops", "viewer")
+    object_id = "thermostat-pv2"
+    digests = []
+    for version in (3, 4):
+        document = example("thermostat", version=version, successors=None)
+        assert host.put_policy(object_id, issuer.sign(document), ops).status_code in {200, 201}
+        digests.append(host.show(object_id, ops)["policy"]["digest"])
+    view = host.call("GET", f"/objects/{object_id}/policy", ops).json()
+    assert sorted((v["version"], v["digest"]) for v in view["versions"]) == [
+        (3, digests[0]),
+        (4, digests[1]),
+    ]
+    entries = host.entries(object_id, ops)
+    assert {e["policy"] for e in entries} == set(digests)

@@ -52,7 +52,7 @@ export function renderObject(main, id, params) {
   const actionsSlot = h('div', { class: 'actions-slot' });
   const verifyOut = h('div', { class: 'verify-out', id: 'verify-result', role: 'status', 'aria-live': 'polite' });
   const liveNote = h('span', { class: 'live', id: 'live' }, 'live');
-  const line = timeline(id, { getPolicy: () => policyView?.policy ?? { digest: '' }, getFirstBad: () => firstBadOf(verified) });
+  const line = timeline(id, { getPolicy: () => policyView?.policy ?? { digest: '' }, getVersions: () => policyView?.versions ?? [], getFirstBad: () => firstBadOf(verified) });
 
   async function verify() {
     verifyOut.textContent = 'Verifying…';

@@ -76,8 +76,9 @@ function error(e) {
   return [where ? h('strong', {}, `${where}: `) : null, String(e.error ?? json(e)), e.expression ? h('code', { class: 'muted' }, ` ${e.expression}`) : null];
 }
 
-export function entryRow(entry, { policy, firstBad }) {
+export function entryRow(entry, { policy, versions, firstBad }) {
   const current = entry.policy === policy.digest;
+  const known = (versions || []).find((v) => v.digest === entry.policy);
   const bad = firstBad !== null && firstBad !== undefined && entry.seq === firstBad;
   const extra = entry.extra ? Object.entries(entry.extra) : [];
   if (entry.inputs?.params && Object.keys(entry.inputs.params).length) extra.push(['params', entry.inputs.params]);
@@ -88,7 +89,7 @@ export function entryRow(entry, { policy, firstBad }) {
       bad ? h('strong', { class: 'bad-flag' }, 'first bad entry') : null,
       h('span', { class: 'who' }, who(entry)),
       h('time', { datetime: entry.time }, when(entry.time)),
-      h('span', { class: 'policy-ref', title: entry.policy }, current ? `policy v${policy.version}` : `policy ${shortDigest(entry.policy)}`)),
+      h('span', { class: 'policy-ref', title: entry.policy }, current ? `policy v${policy.version}` : known ? `policy v${known.version} (earlier)` : `policy ${shortDigest(entry.policy)}`)),
     extra.length ? h('p', { class: 'extra' }, extra.map(([k, v]) => h('span', { class: 'chip' }, `${k}: ${typeof v === 'string' ? v : json(v)}`))) : null,
     entry.changes?.length ? diff(entry.changes) : null,
     section('Effects', entry.effects, effect),
@@ -97,7 +98,7 @@ export function entryRow(entry, { policy, firstBad }) {
 }
 
 /** The timeline section; `update(length)` re-reads page one when the lineage grew. */
-export function timeline(id, { getPolicy, getFirstBad }) {
+export function timeline(id, { getPolicy, getVersions, getFirstBad }) {
   const state = { filter: 'all', before: null, newer: [], length: 0 };
   const select = h('select', { id: 'timeline-filter', name: 'filter' },
     Object.entries(FILTERS).map(([key, [label]]) => h('option', { value: key }, label)));
@@ -122,7 +123,7 @@ export function timeline(id, { getPolicy, getFirstBad }) {
     if (mine !== generation) return;
     clear(listing);
     listing.setAttribute('aria-busy', 'false');
-    const context = { policy: getPolicy(), firstBad: getFirstBad() };
+    const context = { policy: getPolicy(), versions: getVersions(), firstBad: getFirstBad() };
     for (const entry of page.entries) listing.append(entryRow(entry, context));
     if (!page.entries.length) listing.append(h('li', { class: 'empty' }, 'No entry matches on this page.'));
     info.textContent = `${state.length} entries in all; showing ${page.entries.length}` +
