@@ -41,7 +41,7 @@ SECURITY_HEADERS = {
 router = APIRouter(tags=["console"], include_in_schema=False)
 
 
-@router.get(PREFIX)
+@router.api_route(PREFIX, methods=["GET", "HEAD"])
 async def shell() -> FileResponse:
     """The static shell; it asks for a token before it reads anything."""
     return FileResponse(STATIC / "index.html", headers=SECURITY_HEADERS)

@@ -367,6 +367,7 @@ def test_without_a_token_the_console_is_only_its_static_shell(
     assert shell.status_code == 200
     assert "default-src 'none'" in shell.headers["content-security-policy"]
     assert shell.headers["x-frame-options"] == "DENY"
+    assert host.http.head("/console").status_code == 200
     script = host.http.get("/console/static/js/main.js")
     assert script.status_code == 200
     assert "javascript" in script.headers["content-type"]
