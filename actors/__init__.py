@@ -17,6 +17,17 @@ from ._errors import (
 from ._host import Clock, HostConfig, SystemClock
 from ._index import ObjectIndex
 from ._interface import ACTOR_TYPE, ResidentObjectInterface
+from ._messages import (
+    CommandRequest,
+    ErrorEnvelope,
+    EvaluateRequest,
+    ExportRequest,
+    ImportRequest,
+    InstallPolicyRequest,
+    LineageRequest,
+    SnapshotRequest,
+    method_body,
+)
 from ._object import ResidentObject
 from ._runtime import actor_factory, register_resident_object
 from ._serializer import PlainJSONSerializer
@@ -29,10 +40,17 @@ __all__ = [
     "MARK_FIELD",
     "BadRequestError",
     "Clock",
+    "CommandRequest",
     "ConflictError",
     "EffectsPendingError",
+    "ErrorEnvelope",
+    "EvaluateRequest",
+    "ExportRequest",
     "ForbiddenError",
     "HostConfig",
+    "ImportRequest",
+    "InstallPolicyRequest",
+    "LineageRequest",
     "ObjectError",
     "ObjectIndex",
     "ObjectMovedError",
@@ -45,11 +63,13 @@ __all__ = [
     "ResidentObjectInterface",
     "SidecarClient",
     "SidecarError",
+    "SnapshotRequest",
     "SystemClock",
     "actor_factory",
     "delivery_key",
     "fence",
     "mark",
+    "method_body",
     "register_resident_object",
     "remember_trace",
     "sidecar_generation",

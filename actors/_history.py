@@ -105,9 +105,10 @@ def _replay(
 # --- dry run ------------------------------------------------------------------------------
 
 
-def candidate_policy(raw: Any, turn: Turn) -> Policy:
+def candidate_policy(raw: Any, turn: Turn, current: Policy) -> Policy:
     """The candidate: a signed policy (verified against this host's trust), or an unsigned
-    document as YAML/JSON text or an object (compiled as signing would, never installable)."""
+    document as YAML/JSON text or an object (compiled as signing would, never installable;
+    without `iss` it is judged as if the current policy's issuer signed it)."""
     host = turn.host
     if isinstance(raw, str) and raw.count(".") == 2 and "\n" not in raw.strip():
         return load_policy(
@@ -124,6 +125,8 @@ def candidate_policy(raw: Any, turn: Turn) -> Policy:
             "`policy` must be a signed policy (JWS), a policy document as YAML/JSON text, "
             "or the document as a JSON object"
         )
+    if "iss" not in raw and current.issuer:
+        raw = {**raw, "iss": current.issuer}
     policy = draft_policy(raw, inputs=host.inputs)
     policy.check_object(turn.object_id)
     return policy
@@ -150,7 +153,7 @@ async def dry_run(
     current.check_caller(caller)
     if not current.allows("amend", caller, object_id=turn.object_id, data=stored.data):
         raise ForbiddenError("a dry run needs the current policy's `amend` permission")
-    candidate = candidate_policy(request.get("policy"), turn)
+    candidate = candidate_policy(request.get("policy"), turn, current)
     command = _command_of(request)
     host, now = turn.host, turn.host.clock.now()
     if command is None:

@@ -1,7 +1,9 @@
 """The typed face of a Resident object, for any Python Dapr app (`ActorProxy`).
 
-Every method takes one JSON object carrying the caller's `token` and returns one JSON object:
-the result, or `{"error": {"code", "message"}}` when the object refuses.
+Every method takes one JSON object carrying the caller's `token` (or a one-element array holding
+it, as the JavaScript SDK sends it) and returns one JSON object: the result, or
+`{"error": {"code", "message"}}` when the object refuses. The request shapes are the models in
+`actors._messages`; `app.clientgen` turns them into the typed clients under `clients/`.
 """
 
 from __future__ import annotations

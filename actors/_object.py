@@ -27,6 +27,7 @@ from ._history import dry_run, verify_object
 from ._host import HostConfig
 from ._index import ObjectIndex
 from ._interface import ResidentObjectInterface
+from ._messages import method_body
 from ._metrics import COMMANDS, CYCLES, REFUSALS, record_actions, record_activation
 from ._portability import ExportRequest, export_object, import_object
 from ._requests import request_id_of
@@ -43,6 +44,17 @@ REMINDER = "evaluate"
 MAX_LINEAGE_PAGE = 1000
 
 Request = dict[str, Any]
+# Handler name -> the Dapr method name callers use, for messages that name the method.
+_METHOD_NAMES = {
+    "install": "InstallPolicy",
+    "command": "Command",
+    "snapshot": "Snapshot",
+    "lineage": "Lineage",
+    "evaluate": "Evaluate",
+    "deliver": "Deliver",
+    "export": "Export",
+    "import": "Import",
+}
 
 
 class ResidentObject(Actor, ResidentObjectInterface, Remindable):
@@ -156,9 +168,7 @@ class ResidentObject(Actor, ResidentObjectInterface, Remindable):
                 raise TooDeep(f"the {method} request body nests too deep to parse")
             if isinstance(request, OutOfRangeBody):
                 raise NumberOutOfRange(f"the {method} request: {request.reason}")
-            if not isinstance(request, dict):
-                raise BadRequestError("the request body must be a JSON object")
-            result = await handler(request)
+            result = await handler(method_body(request, method=_METHOD_NAMES.get(method, method)))
         except (PolicyError, ObjectError) as exc:
             await self._store.discard()
             log.info(

@@ -18,6 +18,7 @@ import yaml
 
 from policies import PolicyError, parse_duration, sign_policy, sign_token
 
+from .cli_authoring import add_authoring_commands, refuse_lint_errors
 from .cli_history import add_history_commands
 from .cli_transfer import add_transfer_commands
 from .httpclient import CliError, HostClient
@@ -67,7 +68,9 @@ def make_token(args: argparse.Namespace) -> str:
 
 
 def sign_file(path: Path, key_name: str) -> str:
-    """Sign a YAML/JSON policy file; `iss` defaults to the key's issuer, `iat` to now."""
+    """Sign a YAML/JSON policy file; `iss` defaults to the key's issuer, `iat` to now.
+    Refused, listing every problem, when `resident lint` finds an error in it."""
+    refuse_lint_errors(path)
     document = yaml.safe_load(path.read_text())
     if not isinstance(document, dict):
         raise CliError(f"{path}: a policy document must be a mapping")
@@ -116,6 +119,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         dapr_http_port=args.dapr_http_port,
+        dapr_grpc_port=args.dapr_grpc_port,
         home=_home(),
         resources_path=Path(args.resources_path) if args.resources_path else default_resources(),
     )
@@ -176,6 +180,9 @@ def _add_serve_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--dapr-http-port", type=int, default=3500)
     parser.add_argument(
+        "--dapr-grpc-port", type=int, default=50001, help="Dapr gRPC API (Java and Go SDKs)"
+    )
+    parser.add_argument(
         "--resources-path", help="Dapr resources (default: ./components, else the packaged ones)"
     )
 
@@ -221,6 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
             _add_host_options(p)
     add_history_commands(sub, _client, _add_host_options)
     add_transfer_commands(sub)
+    add_authoring_commands(sub)
     return parser
 
 

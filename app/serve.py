@@ -25,6 +25,7 @@ class ServeOptions:
     host: str = "127.0.0.1"
     port: int = 8000
     dapr_http_port: int = 3500
+    dapr_grpc_port: int = 50001  # the Dapr gRPC API: Java and Go SDKs call actors through it
     app_id: str = "resident"
     home: Path = Path(".resident")
     resources_path: Path = Path("components")
@@ -58,6 +59,7 @@ def _die_with_parent() -> None:
 def start_embedded_sidecar(options: ServeOptions) -> subprocess.Popen[bytes]:
     """Start localdapr for this app and point the app's environment at it."""
     os.environ["DAPR_HTTP_PORT"] = str(options.dapr_http_port)
+    os.environ["DAPR_GRPC_PORT"] = str(options.dapr_grpc_port)
     os.environ.setdefault("DAPR_API_TOKEN", secrets.token_urlsafe(24))
     os.environ.setdefault("APP_API_TOKEN", secrets.token_urlsafe(24))
     options.home.mkdir(parents=True, exist_ok=True)
@@ -66,6 +68,7 @@ def start_embedded_sidecar(options: ServeOptions) -> subprocess.Popen[bytes]:
         "--app-id", options.app_id,
         "--app-port", str(options.port),
         "--dapr-http-port", str(options.dapr_http_port),
+        "--dapr-grpc-port", str(options.dapr_grpc_port),
         "--resources-path", str(options.resources_path),
         "--db", str(options.home / "localdapr.db"),
     ]  # fmt: skip

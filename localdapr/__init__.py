@@ -1,4 +1,5 @@
-"""localdapr: a local stand-in for the Dapr sidecar's HTTP API (actors, state, pub/sub, bindings).
+"""localdapr: a local stand-in for the Dapr sidecar's HTTP API (actors, state, pub/sub, bindings),
+and the actor calls of its gRPC API (`--dapr-grpc-port`, for the Java and Go SDKs).
 
 It imports nothing of Resident: any Dapr app can run against it. Production uses real Dapr.
 """
@@ -6,6 +7,7 @@ It imports nothing of Resident: any Dapr app can run against it. Production uses
 from ._appchannel import AppChannel, AppResponse, AppUnreachableError
 from ._config import SidecarConfig
 from ._errors import DaprError
+from ._grpc import GrpcServer
 from ._server import build_app, default_subsystems
 from ._subsystem import SidecarContext, Subsystem
 
@@ -14,6 +16,7 @@ __all__ = [
     "AppResponse",
     "AppUnreachableError",
     "DaprError",
+    "GrpcServer",
     "SidecarConfig",
     "SidecarContext",
     "Subsystem",

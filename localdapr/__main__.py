@@ -1,7 +1,8 @@
 """`python -m localdapr`: run one sidecar, with the flags of `dapr run` / daprd of the same names.
 
     python -m localdapr --app-id resident --app-port 8000 --dapr-http-port 3500 \\
-        --resources-path components --db .resident/localdapr.db [--broker-db shared.db]
+        [--dapr-grpc-port 50001] --resources-path components --db .resident/localdapr.db \\
+        [--broker-db shared.db]
 
 DAPR_API_TOKEN and APP_API_TOKEN are read from the environment, as daprd reads them.
 """
@@ -26,6 +27,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--app-port", type=int, required=True)
     p.add_argument("--app-host", default="127.0.0.1", help="where the app listens")
     p.add_argument("--dapr-http-port", type=int, default=3500)
+    p.add_argument(
+        "--dapr-grpc-port",
+        type=int,
+        default=None,
+        help="serve the Dapr gRPC API (actor calls from the Java and Go SDKs) here; default off",
+    )
     p.add_argument("--listen-host", default="127.0.0.1", help="interface localdapr binds")
     p.add_argument("--resources-path", type=Path, default=None)
     p.add_argument("--db", type=Path, default=Path(".resident/localdapr.db"))
@@ -46,6 +53,7 @@ def config_from(args: argparse.Namespace) -> SidecarConfig:
         app_id=args.app_id,
         app_port=args.app_port,
         dapr_http_port=args.dapr_http_port,
+        dapr_grpc_port=args.dapr_grpc_port,
         app_host=args.app_host,
         listen_host=args.listen_host,
         resources_path=args.resources_path,

@@ -168,33 +168,57 @@ class InvokeRoute(BaseRoute):
                 "failed getting app id either from the URL path or the header dapr-app-id",
             )
         p = scope["path_params"]
-        actor_type, method = p["actor_type"], p["method"]
-        await self.actors.hosted(actor_type, missing=_no_address(actor_type, p["actor_id"]))
         body = await _read_body(receive)
         reentrancy_id, content_type, trace = _call_headers(scope)
-        try:
-            resp = await self.actors.call(
-                actor_type,
-                p["actor_id"],
-                quote(method, safe="/"),
-                body,
-                reentrancy_id=reentrancy_id,
-                content_type=content_type,
-                trace=trace,
-            )
-        except AppUnreachableError as exc:
-            # daprd answers a dead app channel like any failed call: 500 in its JSON shape.
-            message = f"error invoke actor method: {exc}"
-            raise DaprError(500, "ERR_ACTOR_INVOKE_METHOD", message) from exc
-        if resp.status == 200:
-            return 200, resp.headers.get("content-type", JSON), resp.body
-        # daprd: a 404 is "method not found"; any other non-200 wraps the app's body.
-        detail = (
-            f"actor method not found: {method}"
-            if resp.status == 404
-            else f"error from actor service: ({resp.status}) {resp.body.decode(errors='replace')}"
+        return await invoke_actor(
+            self.actors,
+            p["actor_type"],
+            p["actor_id"],
+            p["method"],
+            body,
+            reentrancy_id=reentrancy_id,
+            content_type=content_type,
+            trace=trace,
         )
-        raise DaprError(500, "ERR_ACTOR_INVOKE_METHOD", f"error invoke actor method: {detail}")
+
+
+async def invoke_actor(
+    actors: ActorSubsystem,
+    actor_type: str,
+    actor_id: str,
+    method: str,
+    body: bytes,
+    *,
+    reentrancy_id: str | None = None,
+    content_type: str | None = None,
+    trace: dict[str, str] | None = None,
+) -> tuple[int, str, bytes]:
+    """One actor method call, as the HTTP and gRPC APIs both serve it: (200, type, body) or a
+    DaprError shaped as daprd's."""
+    await actors.hosted(actor_type, missing=_no_address(actor_type, actor_id))
+    try:
+        resp = await actors.call(
+            actor_type,
+            actor_id,
+            quote(method, safe="/"),
+            body,
+            reentrancy_id=reentrancy_id,
+            content_type=content_type,
+            trace=trace,
+        )
+    except AppUnreachableError as exc:
+        # daprd answers a dead app channel like any failed call: 500 in its JSON shape.
+        message = f"error invoke actor method: {exc}"
+        raise DaprError(500, "ERR_ACTOR_INVOKE_METHOD", message) from exc
+    if resp.status == 200:
+        return 200, resp.headers.get("content-type", JSON), resp.body
+    # daprd: a 404 is "method not found"; any other non-200 wraps the app's body.
+    detail = (
+        f"actor method not found: {method}"
+        if resp.status == 404
+        else f"error from actor service: ({resp.status}) {resp.body.decode(errors='replace')}"
+    )
+    raise DaprError(500, "ERR_ACTOR_INVOKE_METHOD", f"error invoke actor method: {detail}")
 
 
 def _call_headers(scope: Scope) -> tuple[str | None, str | None, dict[str, str]]:

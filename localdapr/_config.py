@@ -17,6 +17,8 @@ class SidecarConfig:
     app_id: str
     app_port: int
     dapr_http_port: int = 3500
+    # --dapr-grpc-port: the Dapr gRPC API (InvokeActor, for the Java and Go SDKs); None: off.
+    dapr_grpc_port: int | None = None
     app_host: str = "127.0.0.1"
     listen_host: str = "127.0.0.1"
     resources_path: Path | None = None

@@ -26,6 +26,7 @@ from ._appchannel import AppChannel, AppUnreachableError
 from ._bindings import BindingsSubsystem
 from ._config import SidecarConfig
 from ._errors import JSON, DaprError, error_response, handle_dapr_error
+from ._grpc import GrpcServer
 from ._invoke import InvokeSubsystem
 from ._kvstate import KeyValueStateSubsystem
 from ._pubsub import PubSubSubsystem
@@ -219,6 +220,14 @@ async def _no_route(_request: Request, _exc: Exception) -> Response:
     )
 
 
+def _grpc_server(config: SidecarConfig, sidecar: Sidecar) -> GrpcServer | None:
+    """The gRPC API when `--dapr-grpc-port` asks for it and this sidecar hosts actors."""
+    actors = [sub for sub in sidecar.subsystems if isinstance(sub, ActorSubsystem)]
+    if config.dapr_grpc_port is None or not actors:
+        return None
+    return GrpcServer(config, actors[0], port=config.dapr_grpc_port)
+
+
 def build_app(config: SidecarConfig, subsystems: Sequence[Subsystem] | None = None) -> Starlette:
     """The sidecar as an ASGI app; subsystems default to `default_subsystems(config)`."""
     sidecar = Sidecar(config, default_subsystems(config) if subsystems is None else subsystems)
@@ -226,6 +235,9 @@ def build_app(config: SidecarConfig, subsystems: Sequence[Subsystem] | None = No
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         await sidecar.start()
+        grpc_server = _grpc_server(config, sidecar)
+        if grpc_server is not None:
+            await grpc_server.start()
         log.info(
             "localdapr for app %r listening on %s:%d",
             config.app_id,
@@ -235,6 +247,8 @@ def build_app(config: SidecarConfig, subsystems: Sequence[Subsystem] | None = No
         try:
             yield
         finally:
+            if grpc_server is not None:
+                await grpc_server.stop()
             await sidecar.close()
 
     app = Starlette(

@@ -15,6 +15,13 @@ from ._bundle import (
     verify_bundle,
 )
 from ._decision import Decision
+from ._docschema import (
+    SCHEMA_FILE,
+    TEST_SCHEMA_FILE,
+    policy_schema,
+    policy_test_schema,
+    schema_text,
+)
 from ._durations import parse_duration
 from ._entrysig import EntrySigner, SignatureReport, check_entry_signatures, host_keys
 from ._errors import (
@@ -59,6 +66,7 @@ from ._lineage import (
     next_entry,
     verify_lineage,
 )
+from ._lint import Problem, has_errors, lint_text
 from ._load import (
     clear_policy_cache,
     draft_policy,
@@ -69,8 +77,10 @@ from ._load import (
 )
 from ._model import PolicyDocument
 from ._policy import Policy
+from ._policytest import CaseResult, SuiteResult, discover, run_suite
 from ._replay import ReplayReport, check_replay, entry_inputs, host_inputs, replay_lineage
 from ._signing import SigningKey, TrustStore, generate_key
+from ._testreport import junit_xml, summary
 from ._tokens import DEFAULT_MAX_TOKEN_LIFETIME, sign_token, verify_token
 from ._workflow import WorkflowOutcome, WorkflowStatus, WorkflowStep
 
@@ -80,7 +90,10 @@ __all__ = [
     "DEFAULT_PUBSUB",
     "MAX_BUNDLE_BYTES",
     "MAX_POLICY_BYTES",
+    "SCHEMA_FILE",
+    "TEST_SCHEMA_FILE",
     "BundleTooLarge",
+    "CaseResult",
     "DataMismatch",
     "DataTooLarge",
     "Decision",
@@ -108,11 +121,13 @@ __all__ = [
     "PolicyMismatch",
     "PolicyNotYetValid",
     "PolicyTooLarge",
+    "Problem",
     "ReplayMismatch",
     "ReplayReport",
     "Rollback",
     "SignatureReport",
     "SigningKey",
+    "SuiteResult",
     "TokenError",
     "TooDeep",
     "TrustStore",
@@ -133,22 +148,31 @@ __all__ = [
     "check_replay",
     "clear_policy_cache",
     "data_digest",
+    "discover",
     "draft_policy",
     "entry_inputs",
     "exact_json",
     "example_document",
     "generate_key",
+    "has_errors",
     "host_inputs",
     "host_keys",
     "host_narrowing",
+    "junit_xml",
+    "lint_text",
     "load_policy",
     "next_entry",
     "parse_duration",
+    "policy_schema",
+    "policy_test_schema",
     "policy_versions",
     "read_document",
     "replay_lineage",
+    "run_suite",
+    "schema_text",
     "sign_policy",
     "sign_token",
+    "summary",
     "verify_bundle",
     "verify_lineage",
     "verify_token",

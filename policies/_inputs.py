@@ -22,6 +22,7 @@ from typing import Annotated, Any
 import rfc8785
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
 
+from ._canonical import canonical_bytes
 from ._celcost import shape
 from ._decision import Decision
 from ._errors import (
@@ -210,7 +211,7 @@ class InputLimits(BaseModel):
 
 def _canonical(data: Any) -> bytes:
     try:
-        return bytes(rfc8785.dumps(data))
+        return canonical_bytes(data)
     except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:
         raise InvalidData(f"value is not canonical JSON: {exc}") from exc
 

@@ -21,6 +21,7 @@ from typing import Any
 
 import rfc8785
 
+from ._canonical import canonical_bytes
 from ._entrysig import EntrySigner
 from ._errors import InvalidData, LineageError
 from ._json import rfc3339
@@ -49,7 +50,7 @@ _UNHASHED = ("hash", "id", "sig")
 def canonical_json(obj: Any) -> bytes:
     """RFC 8785 canonical JSON; `InvalidData` if `obj` is not plain, canonicalizable JSON."""
     try:
-        return bytes(rfc8785.dumps(obj))
+        return canonical_bytes(obj)
     except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:
         raise InvalidData(f"value is not canonical JSON: {exc}") from exc
 
@@ -119,11 +120,15 @@ def next_entry(
         entry["inputs"] = dict(inputs)
     if signer is not None:
         entry["host"] = signer.kid
-    entry["hash"] = entry_hash(entry)
-    entry["id"] = entry["hash"].removeprefix("sha256:")
+    # One canonical encoding serves both the hash and the stored form (what is stored is
+    # exactly what was hashed, e.g. 35.0 stored as 35); hash, id and sig are plain strings.
+    body = canonical_json(entry)
+    stored: dict[str, Any] = json.loads(body)
+    stored["hash"] = _sha256(body)
+    stored["id"] = stored["hash"].removeprefix("sha256:")
     if signer is not None:
-        entry["sig"] = signer.sign(entry["hash"])
-    return json.loads(canonical_json(entry))  # type: ignore[no-any-return]
+        stored["sig"] = signer.sign(stored["hash"])
+    return stored
 
 
 class Lineage:

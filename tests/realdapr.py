@@ -277,6 +277,7 @@ def _start_replica(
         sidecar_env=tokens,
     )
     pair.app_port, pair.dapr_port = args.port + n, args.dapr_http_port + n
+    pair._ports["grpc"] = args.dapr_grpc_port + n  # where the Java and Go SDKs look (50001)
     pair.workdir.mkdir(parents=True, exist_ok=True)
     pair.start_sidecar()
     env = {**os.environ, **tokens, "DAPR_HTTP_PORT": str(pair.dapr_port)}
@@ -291,6 +292,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.realdapr", description=_serve.__doc__)
     parser.add_argument("--port", type=int, default=8000, help="the app's port")
     parser.add_argument("--dapr-http-port", type=int, default=3500)
+    parser.add_argument("--dapr-grpc-port", type=int, default=50001)
     parser.add_argument("--redis-port", type=int, default=6379)
     parser.add_argument("--placement-port", type=int, default=50005)
     parser.add_argument("--scheduler-port", type=int, default=50006)

@@ -35,6 +35,7 @@ class InMemorySidecar(SidecarClient):
         self.state: dict[str, bytes] = {}
         self.reminders: dict[str, dict[str, Any]] = {}
         self.published: list[dict[str, Any]] = []
+        self.invoked: list[dict[str, Any]] = []
         self.kv: dict[str, tuple[Any, int]] = {}
         self.fail_next_save: BaseException | None = None
         self.failure_delay = 0.0
@@ -64,6 +65,9 @@ class InMemorySidecar(SidecarClient):
         if parts[0] == "publish":
             self.published.append({"topic": parts[2], "event": json.loads(body or b"null")})
             return 204, b""
+        if parts[0] in ("invoke", "bindings"):  # a service or binding that accepts everything
+            self.invoked.append({"path": path, "body": json.loads(body or b"null")})
+            return 200, b"{}"
         raise AssertionError(f"the fake sidecar does not serve {method} {path}")
 
     async def _actor_state(

@@ -82,9 +82,15 @@ class SidecarPair:
     def app_url(self) -> str:
         return f"http://127.0.0.1:{self.app_port}"
 
+    @property
+    def grpc_port(self) -> int:
+        """The sidecar's Dapr gRPC API (daprd's, or localdapr's `--dapr-grpc-port`)."""
+        return self.port("grpc")
+
     def sdk_env(self) -> dict[str, str]:
         """Environment a Dapr SDK client (or the app) needs to reach this sidecar."""
         env = {"DAPR_HTTP_PORT": str(self.dapr_port), "DAPR_RUNTIME_HOST": "127.0.0.1"}
+        env["DAPR_GRPC_PORT"] = str(self.grpc_port)
         token = self._sidecar_env.get("DAPR_API_TOKEN")
         if token:
             env["DAPR_API_TOKEN"] = token
@@ -109,6 +115,7 @@ class SidecarPair:
             "localdapr",
             *("--app-id", self.app_id, "--app-port", str(self.app_port)),
             *("--dapr-http-port", str(self.dapr_port), "--db", str(self.db)),
+            *("--dapr-grpc-port", str(self.grpc_port)),
             *("--log-level", self.log_level),
         )
         if self.resources_path is not None:

@@ -55,6 +55,7 @@ def test_readme_quick_start_runs_as_written(tmp_path: Path, target: str) -> None
     }
     env["RESIDENT_HOME"] = str(tmp_path / "home")
     argv = ["make", "--no-print-directory", target, f"PORT={port}", f"SIDECAR_PORT={sidecar_port}"]
+    argv += [f"GRPC_PORT={free_port()}"]
     if target == "run-dapr":  # never the default ports of a developer's own `dapr init`
         argv += [f"{name}={free_port()}" for name in ("PLACEMENT_PORT", "SCHEDULER_PORT")]
         argv += [f"REDIS_PORT={free_port()}"]
@@ -103,6 +104,7 @@ def test_resident_serve_outside_the_repository_is_ready_and_serves(tmp_path: Pat
     env["RESIDENT_HOME"] = str(tmp_path / "home")
     resident = str(Path(sys.executable).with_name("resident"))
     argv = [resident, "dev", "--port", str(port), "--dapr-http-port", str(sidecar_port)]
+    argv += ["--dapr-grpc-port", str(free_port())]
     server = Proc(argv, log=tmp_path / "serve.log", env=env, cwd=tmp_path)
     server.env = env
     server.start()
