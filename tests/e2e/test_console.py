@@ -1,8 +1,9 @@
 """The audit console in a real browser: Debian's Chromium driven by Playwright.
 
-The console only talks to the app's HTTP API (the same API the CLI uses, whose behaviour on
-both sidecars the other e2e tests check), so these tests run on localdapr only. The host
-narrows `publish` to `alerts` and `orders`, so a `vent` command is denied by the host.
+The console only talks to the app's HTTP API; these tests still run on both sidecars
+(localdapr and the real daprd), since the tampering goes through the sidecar's actor state
+API. The host narrows `publish` to `alerts` and `orders`, so a `vent` command is denied by
+the host.
 """
 
 from __future__ import annotations
@@ -63,10 +64,12 @@ PROBE: dict[str, Any] = {
 
 
 @pytest.fixture(scope="module")
-def host(tmp_path_factory: pytest.TempPathFactory, issuer: Issuer) -> Iterator[ResidentHost]:
+def host(
+    tmp_path_factory: pytest.TempPathFactory, issuer: Issuer, sidecar: str
+) -> Iterator[ResidentHost]:
     workdir = tmp_path_factory.mktemp("console")
     limits = {"publish": ["alerts", "orders"]}
-    with ResidentHost(workdir, trusted=[issuer], limits=limits) as running:
+    with ResidentHost(workdir, trusted=[issuer], limits=limits, sidecar=sidecar) as running:
         assert isinstance(running, ResidentHost)
         yield running
 
