@@ -15,7 +15,7 @@ REPLICAS       ?= 1
 DAPR_BIN       := .dapr/bin
 DAPR_STAMP     := $(DAPR_BIN)/.built
 
-.PHONY: setup lint format test bench run run-dapr dapr redis clients clients-tools clean
+.PHONY: setup lint format test bench run run-dapr dapr redis chromium screenshots clients clients-tools clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,20 @@ redis:
 	     (apt-get update && apt-get install -y --no-install-recommends redis-server)) >/dev/null; \
 	  else echo "make redis: install redis-server (Debian: sudo apt-get install redis-server)" >&2; exit 1; fi; }
 	@redis-server --version
+
+# Chromium from Debian's packages for the console's browser tests (Playwright drives this binary;
+# it never downloads a browser of its own).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    (apt-get install -y --no-install-recommends chromium || \
+	     (apt-get update && apt-get install -y --no-install-recommends chromium)) >/dev/null; \
+	  else echo "make chromium: install chromium (Debian: sudo apt-get install chromium)" >&2; exit 1; fi; }
+	@chromium --version
+
+# The console's README pictures (docs/console-*.png), taken by its browser test.
+screenshots: setup chromium
+	RESIDENT_UPDATE_SCREENSHOTS=1 $(PY) -m pytest tests/e2e/test_console.py -k screenshots -q
 
 # The JavaScript, Java and Go SDK clients (clients/): their pinned dependencies fetched once into
 # npm's, Maven's and Go's own caches; the tests then build each client in a clean folder from
@@ -74,7 +88,7 @@ format: setup
 	$(PY) -m ruff format $(PKGS) tests bench
 	$(PY) -m ruff check --fix $(PKGS) tests bench
 
-test: lint dapr redis clients
+test: lint dapr redis clients chromium
 	$(PY) -m pytest
 
 bench: setup

@@ -19,6 +19,7 @@ from ._index import ObjectIndex
 from ._interface import ACTOR_TYPE, ResidentObjectInterface
 from ._messages import (
     CommandRequest,
+    DescribeRequest,
     DryRunRequest,
     ErrorEnvelope,
     EvaluateRequest,
@@ -44,6 +45,7 @@ __all__ = [
     "Clock",
     "CommandRequest",
     "ConflictError",
+    "DescribeRequest",
     "DryRunRequest",
     "EffectsPendingError",
     "ErrorEnvelope",

@@ -66,6 +66,9 @@ class ResidentObjectClient:
         request = {"token": token, "after": after, "limit": limit}
         return await self.call(object_id, "Lineage", request)
 
+    async def describe(self, object_id: str, *, token: str) -> dict[str, Any]:
+        return await self.call(object_id, "Describe", {"token": token})
+
     async def evaluate(self, object_id: str, *, token: str) -> dict[str, Any]:
         return await self.call(object_id, "Evaluate", {"token": token})
 

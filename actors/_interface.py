@@ -38,6 +38,12 @@ class ResidentObjectInterface(ActorInterface):
         """`{token, after, limit}` -> `{entries, length, head}` (permission `read`)."""
         ...
 
+    @actormethod(name="Describe")
+    async def describe(self, request: dict[str, Any]) -> dict[str, Any]:
+        """`{token}` -> the policy document, host limits, commands and the caller's allowed
+        operations (permission `read`)."""
+        ...
+
     @actormethod(name="Evaluate")
     async def evaluate(self, request: dict[str, Any]) -> dict[str, Any]:
         """`{token}` -> runs one cycle now (permission `evaluate`)."""

@@ -111,6 +111,10 @@ class ImportRequest(Authenticated):
     bundle: dict[str, Any] = Field(description="The bundle `Export` returned.")
 
 
+class DescribeRequest(Authenticated):
+    """`Describe`: the object's policy, host limits, commands and what the caller may do."""
+
+
 class VerifyLineageRequest(Authenticated):
     """`VerifyLineage`: check the chain, each entry's host signature, and replay the history."""
 

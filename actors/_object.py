@@ -21,6 +21,7 @@ from policies import NumberOutOfRange, Policy, PolicyError, TooDeep, load_policy
 from ._activations import sidecar_generation
 from ._auth import authenticate, who_of
 from ._delivery import check_mark
+from ._describe import describe
 from ._errors import BadRequestError, ForbiddenError, ObjectError, error_envelope
 from ._history import dry_run, verify_object
 from ._host import HostConfig
@@ -100,6 +101,9 @@ class ResidentObject(Actor, ResidentObjectInterface, Remindable):
 
     async def evaluate(self, request: Request) -> Request:
         return await self._guard(self._evaluate, request)
+
+    async def describe(self, request: Request) -> Request:
+        return await self._guard(self._describe, request)
 
     async def deliver(self, request: Request) -> Request:
         return await self._guard(self._deliver, request)
@@ -245,6 +249,19 @@ class ResidentObject(Actor, ResidentObjectInterface, Remindable):
     async def _snapshot(self, request: Request) -> Request:
         stored, policy, _ = await self._readable(request)
         return self._turn().summary(stored, policy)
+
+    async def _describe(self, request: Request) -> Request:
+        stored, policy, _ = await self._readable(request)
+        caller = authenticate(request, self._host)
+        provenance = await self._store.provenance()
+        return describe(
+            stored,
+            policy,
+            caller=caller,
+            object_id=self.object_id,
+            limits=self._host.limits,
+            history=provenance["policies"],
+        )
 
     async def _lineage(self, request: Request) -> Request:
         stored, _, _ = await self._readable(request)

@@ -111,6 +111,7 @@ class Turn:
             },
             "status": meta.status,
             "cycles": meta.cycles,
+            "last_cycle_at": meta.last_cycle_at,
             "lineage": {"length": meta.seq, "head": meta.head},
             "outbox": len(stored.outbox),
             "workflow": workflow.view(policy, meta),

@@ -98,9 +98,10 @@ def cmd_dev(args: argparse.Namespace) -> int:
         key="dev", sub="ops", role=["ops", "sensor", "viewer"], ttl="12h", aud=None, claim=None
     )
     token = make_token(token_args)
+    os.environ["RESIDENT_DEV_TOKEN"] = token  # the console's dev sign-in (app.routes.console)
     url = f"http://{args.host}:{args.port}"
     print(
-        f"\nResident dev host on {url}  (API docs: {url}/docs)\n\n"
+        f"\nResident dev host on {url}  (API docs: {url}/docs, console: {url}/console)\n\n"
         f"export RESIDENT_URL={url}\nexport RESIDENT_TOKEN={token}\n\n"
         "Then try, in another shell:\n"
         "  .venv/bin/resident put-policy thermostat-1 policies/examples/thermostat.yaml --key dev\n"
@@ -112,6 +113,8 @@ def cmd_dev(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    if args.command == "serve":  # the console's dev sign-in exists under `resident dev` only
+        os.environ.pop("RESIDENT_DEV_TOKEN", None)
     options = ServeOptions(
         host=args.host,
         port=args.port,

@@ -31,6 +31,7 @@ from .hostkey import ensure_host_key, host_jwks
 from .observability import TraceContextCapture, configure_logging
 from .ratelimit import RateLimiter
 from .routes import events, health, history, metrics, objects, transfer
+from .routes.console import install_console
 from .settings import Settings
 
 log = logging.getLogger("resident.app")
@@ -101,6 +102,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(transfer.router)
     app.include_router(events.router)
+    install_console(app, settings)
     install_error_handlers(app)
     # Added first, so it runs inside the token guard (Starlette wraps later additions outside).
     app.add_middleware(ActorFastPath, actor_types=frozenset({ACTOR_TYPE}))

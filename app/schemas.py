@@ -25,9 +25,28 @@ class ObjectSummary(BaseModel):
     policy: PolicyRef
     status: str
     cycles: int
+    last_cycle_at: str | None = None
     lineage: LineageRef
     outbox: int = 0
     workflow: dict[str, Any] | None = None  # {state, entered_at, due_at, terminal, events, history}
+
+
+class PolicyView(BaseModel):
+    """`GET /objects/{id}/policy`: the object's authority as a reader may see it."""
+
+    id: str
+    policy: dict[str, Any]  # {id, version, digest, issuer, claims, document, yaml}
+    versions: list[dict[str, Any]] = []  # [{digest, id, version}] every policy it ran under
+    capabilities: dict[str, Any]
+    host_limits: dict[str, Any]  # None in a list: no host restriction; []: nothing allowed
+    effective: dict[str, Any]  # policy ∩ host
+    commands: dict[str, dict[str, Any]]  # name -> {params: {name: type}, returns}
+    events: list[str]  # workflow events, sent as commands (permission `event`)
+    workflow: dict[str, Any] | None  # {initial, states: {name: {terminal, transitions}}}
+    allowed: dict[str, bool]  # read, evaluate, export, amend, event: for this caller
+    status: str
+    created_at: str | None = None
+    last_cycle_at: str | None = None
 
 
 class PolicyInstalled(BaseModel):

@@ -78,6 +78,12 @@ class Settings(BaseSettings):
         description="serve actor and subscription routes without APP_API_TOKEN beyond loopback",
     )
     max_bundle_bytes: int = MAX_BUNDLE_BYTES
+    dev_token: str | None = Field(
+        default=None,
+        repr=False,
+        description="set by `resident dev` only: the console's dev sign-in hands this token to "
+        "browsers on loopback; unset, the dev sign-in route does not exist",
+    )
     dapr_http_port: int = Field(
         default=3500, validation_alias=AliasChoices("DAPR_HTTP_PORT", "RESIDENT_DAPR_HTTP_PORT")
     )

@@ -17,6 +17,7 @@ from pydantic.json_schema import models_json_schema
 from actors import (
     ACTOR_TYPE,
     CommandRequest,
+    DescribeRequest,
     DryRunRequest,
     ErrorEnvelope,
     EvaluateRequest,
@@ -38,6 +39,7 @@ from app.schemas import (
     ObjectImported,
     ObjectSummary,
     PolicyInstalled,
+    PolicyView,
 )
 
 SCHEMA_ID = "urn:resident:clients:resident-object"
@@ -104,6 +106,14 @@ METHODS = (
         ImportRequest,
         ObjectImported,
         "Create or continue an object from a bundle another host exported.",
+    ),
+    Method(
+        "Describe",
+        "describe",
+        DescribeRequest,
+        PolicyView,
+        "The object's policy document, host limits, commands, workflow and the caller's "
+        "allowed operations (permission `read`).",
     ),
     Method(
         "VerifyLineage",

@@ -16,6 +16,7 @@ from actors import ResidentError
 from ..bodies import parse_json, read_body
 from ..deps import IndexDep, InputsDep, ObjectsDep, SettingsDep, TokenDep, take
 from ..errors import ApiError
+from ..etag import conditional
 from ..schemas import (
     CommandResult,
     CycleResult,
@@ -23,6 +24,7 @@ from ..schemas import (
     ObjectList,
     ObjectSummary,
     PolicyInstalled,
+    PolicyView,
 )
 
 router = APIRouter(prefix="/objects", tags=["objects"])
@@ -75,9 +77,29 @@ async def put_policy(
     return result
 
 
-@router.get("/{object_id}", response_model=ObjectSummary, summary="Read an object")
-async def get_object(object_id: ObjectId, token: TokenDep, objects: ObjectsDep) -> dict[str, Any]:
-    return await objects.snapshot(object_id, token=token)
+@router.get(
+    "/{object_id}",
+    response_model=ObjectSummary,
+    summary="Read an object (ETag; If-None-Match answers 304 when unchanged)",
+)
+async def get_object(
+    object_id: ObjectId, request: Request, token: TokenDep, objects: ObjectsDep
+) -> Response:
+    summary = await objects.snapshot(object_id, token=token)
+    return conditional(request, ObjectSummary.model_validate(summary).model_dump(mode="json"))
+
+
+@router.get(
+    "/{object_id}/policy",
+    response_model=PolicyView,
+    summary="Read the object's policy, the host limits narrowing it and what this caller may do",
+)
+async def get_policy(
+    object_id: ObjectId, request: Request, token: TokenDep, objects: ObjectsDep
+) -> Response:
+    """Permission `read`, like the object's data."""
+    view = await objects.describe(object_id, token=token)
+    return conditional(request, PolicyView.model_validate(view).model_dump(mode="json"))
 
 
 @router.post(
@@ -106,15 +128,21 @@ async def evaluate(object_id: ObjectId, token: TokenDep, objects: ObjectsDep) ->
     return await objects.evaluate(object_id, token=token)
 
 
-@router.get("/{object_id}/lineage", response_model=LineagePage, summary="Read lineage")
+@router.get(
+    "/{object_id}/lineage",
+    response_model=LineagePage,
+    summary="Read lineage (ETag; If-None-Match answers 304 when unchanged)",
+)
 async def get_lineage(
     object_id: ObjectId,
+    request: Request,
     token: TokenDep,
     objects: ObjectsDep,
     after: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-) -> dict[str, Any]:
-    return await objects.lineage(object_id, token=token, after=after, limit=limit)
+) -> Response:
+    page = await objects.lineage(object_id, token=token, after=after, limit=limit)
+    return conditional(request, LineagePage.model_validate(page).model_dump(mode="json"))
 
 
 @router.get("", response_model=ObjectList, summary="List the objects this host runs")

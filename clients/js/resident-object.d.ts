@@ -58,6 +58,12 @@ export interface CycleResult {
   skipped?: string | null;
 }
 
+/** `Describe`: the object's policy, host limits, commands and what the caller may do. */
+export interface DescribeRequest {
+  /** A JWT from an issuer the host trusts: the caller. */
+  token: string;
+}
+
 /** `DryRun`: what a candidate policy would do to the object now; nothing is written. */
 export interface DryRunRequest {
   /** A JWT from an issuer the host trusts: the caller. */
@@ -167,6 +173,7 @@ export interface ObjectSummary {
   policy: PolicyRef;
   status: string;
   cycles: number;
+  last_cycle_at?: string | null;
   lineage: LineageRef;
   outbox?: number;
   workflow?: Record<string, unknown> | null;
@@ -182,6 +189,23 @@ export interface PolicyRef {
   version: number;
   digest: string;
   issuer: string | null;
+}
+
+/** `GET /objects/{id}/policy`: the object's authority as a reader may see it. */
+export interface PolicyView {
+  id: string;
+  policy: Record<string, unknown>;
+  versions?: Array<Record<string, unknown>>;
+  capabilities: Record<string, unknown>;
+  host_limits: Record<string, unknown>;
+  effective: Record<string, unknown>;
+  commands: Record<string, unknown>;
+  events: Array<string>;
+  workflow: Record<string, unknown> | null;
+  allowed: Record<string, unknown>;
+  status: string;
+  created_at?: string | null;
+  last_cycle_at?: string | null;
 }
 
 export interface ReplayCheck {
@@ -232,6 +256,8 @@ export interface ResidentObject {
   Export(request: ExportRequest): Promise<Bundle | ErrorEnvelope>;
   /** Create or continue an object from a bundle another host exported. */
   Import(request: ImportRequest): Promise<ObjectImported | ErrorEnvelope>;
+  /** The object's policy document, host limits, commands, workflow and the caller's allowed operations (permission `read`). */
+  Describe(request: DescribeRequest): Promise<PolicyView | ErrorEnvelope>;
   /** Check the history: hash chain, each entry's host signature, and replay (permission `read`). */
   VerifyLineage(request: VerifyLineageRequest): Promise<LineageVerification | ErrorEnvelope>;
   /** What a candidate policy would do now, written nowhere (the current policy's `amend`). */

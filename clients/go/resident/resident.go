@@ -61,6 +61,11 @@ type CycleResult struct {
 	Error   *ErrorDetail     `json:"error,omitempty"` // set when refused
 }
 
+// DescribeRequest: `Describe`: the object's policy, host limits, commands and what the caller may do.
+type DescribeRequest struct {
+	Token string `json:"token"` // A JWT from an issuer the host trusts: the caller.
+}
+
 // DryRunRequest: `DryRun`: what a candidate policy would do to the object now; nothing is written.
 type DryRunRequest struct {
 	Token   string         `json:"token"`             // A JWT from an issuer the host trusts: the caller.
@@ -154,15 +159,16 @@ type ObjectImported struct {
 }
 
 type ObjectSummary struct {
-	ID       string         `json:"id"`
-	Data     map[string]any `json:"data"`
-	Policy   PolicyRef      `json:"policy"`
-	Status   string         `json:"status"`
-	Cycles   int64          `json:"cycles"`
-	Lineage  LineageRef     `json:"lineage"`
-	Outbox   int64          `json:"outbox,omitempty"`
-	Workflow map[string]any `json:"workflow,omitempty"`
-	Error    *ErrorDetail   `json:"error,omitempty"` // set when refused
+	ID          string         `json:"id"`
+	Data        map[string]any `json:"data"`
+	Policy      PolicyRef      `json:"policy"`
+	Status      string         `json:"status"`
+	Cycles      int64          `json:"cycles"`
+	LastCycleAt *string        `json:"last_cycle_at,omitempty"`
+	Lineage     LineageRef     `json:"lineage"`
+	Outbox      int64          `json:"outbox,omitempty"`
+	Workflow    map[string]any `json:"workflow,omitempty"`
+	Error       *ErrorDetail   `json:"error,omitempty"` // set when refused
 }
 
 type PolicyInstalled struct {
@@ -176,6 +182,24 @@ type PolicyRef struct {
 	Version int64   `json:"version"`
 	Digest  string  `json:"digest"`
 	Issuer  *string `json:"issuer"`
+}
+
+// PolicyView: `GET /objects/{id}/policy`: the object's authority as a reader may see it.
+type PolicyView struct {
+	ID           string           `json:"id"`
+	Policy       map[string]any   `json:"policy"`
+	Versions     []map[string]any `json:"versions,omitempty"`
+	Capabilities map[string]any   `json:"capabilities"`
+	HostLimits   map[string]any   `json:"host_limits"`
+	Effective    map[string]any   `json:"effective"`
+	Commands     map[string]any   `json:"commands"`
+	Events       []string         `json:"events"`
+	Workflow     map[string]any   `json:"workflow"`
+	Allowed      map[string]any   `json:"allowed"`
+	Status       string           `json:"status"`
+	CreatedAt    *string          `json:"created_at,omitempty"`
+	LastCycleAt  *string          `json:"last_cycle_at,omitempty"`
+	Error        *ErrorDetail     `json:"error,omitempty"` // set when refused
 }
 
 type ReplayCheck struct {
@@ -226,6 +250,8 @@ type ResidentObject struct {
 	Export func(context.Context, *ExportRequest) (*Bundle, error)
 	// Import: Create or continue an object from a bundle another host exported.
 	Import func(context.Context, *ImportRequest) (*ObjectImported, error)
+	// Describe: The object's policy document, host limits, commands, workflow and the caller's allowed operations (permission `read`).
+	Describe func(context.Context, *DescribeRequest) (*PolicyView, error)
 	// VerifyLineage: Check the history: hash chain, each entry's host signature, and replay (permission `read`).
 	VerifyLineage func(context.Context, *VerifyLineageRequest) (*LineageVerification, error)
 	// DryRun: What a candidate policy would do now, written nowhere (the current policy's `amend`).

@@ -21,6 +21,7 @@ public record ObjectSummary(
     @JsonProperty("policy") PolicyRef policy,
     @JsonProperty("status") String status,
     @JsonProperty("cycles") Long cycles,
+    @JsonProperty("last_cycle_at") String lastCycleAt,
     @JsonProperty("lineage") LineageRef lineage,
     @JsonProperty("outbox") Long outbox,
     @JsonProperty("workflow") Map<String, Object> workflow,

@@ -39,6 +39,10 @@ public interface ResidentObject {
   @ActorMethod(name = "Import")
   ObjectImported importObject(ImportRequest request);
 
+  /** The object's policy document, host limits, commands, workflow and the caller's allowed operations (permission `read`). */
+  @ActorMethod(name = "Describe")
+  PolicyView describe(DescribeRequest request);
+
   /** Check the history: hash chain, each entry's host signature, and replay (permission `read`). */
   @ActorMethod(name = "VerifyLineage")
   LineageVerification verifyLineage(VerifyLineageRequest request);
