@@ -18,6 +18,7 @@ from ._host import Clock, HostConfig, SystemClock
 from ._index import ObjectIndex
 from ._interface import ACTOR_TYPE, ResidentObjectInterface
 from ._object import ResidentObject
+from ._requests import KEY_RULE, IdempotencyKeyReusedError, is_valid_key
 from ._runtime import actor_factory, register_resident_object
 from ._serializer import PlainJSONSerializer
 from ._sidecar import SidecarClient, SidecarError
@@ -26,6 +27,7 @@ from ._turnlock import fence, turn_lock, turn_running
 
 __all__ = [
     "ACTOR_TYPE",
+    "KEY_RULE",
     "MARK_FIELD",
     "BadRequestError",
     "Clock",
@@ -33,6 +35,7 @@ __all__ = [
     "EffectsPendingError",
     "ForbiddenError",
     "HostConfig",
+    "IdempotencyKeyReusedError",
     "ObjectError",
     "ObjectIndex",
     "ObjectMovedError",
@@ -49,6 +52,7 @@ __all__ = [
     "actor_factory",
     "delivery_key",
     "fence",
+    "is_valid_key",
     "mark",
     "register_resident_object",
     "remember_trace",

@@ -14,6 +14,8 @@ from policies import (
     TrustStore,
 )
 
+from ._requests import MAX_RECORDS, WINDOW
+
 
 class Clock(Protocol):
     """Where an object reads `now`; tests substitute a controllable one."""
@@ -52,3 +54,6 @@ class HostConfig:
     require_trusted_hosts: bool = False
     # Marks what this host's subscription route delivers (see _delivery); None: refuse all.
     delivery_key: bytes | None = None
+    # How long, and how many per object, idempotency keys are remembered (actors._requests).
+    idempotency_window: timedelta = WINDOW
+    idempotency_max_keys: int = MAX_RECORDS

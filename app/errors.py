@@ -48,6 +48,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "policy_mismatch": 422,
     "invalid_host_signature": 422,
     "too_deep": 422,
+    "idempotency_key_reused": 422,
     "unavailable": 503,
 }
 
