@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from policies import canonical_json
+from policies import InvalidBundle, canonical_json
 
 from ._errors import BadRequestError, ObjectError
 
@@ -111,6 +111,61 @@ def bounded(records: dict[str, Any], *, max_keys: int) -> dict[str, Any]:
         kept[rid] = records[rid]
         total += size
     return kept
+
+
+# The fields of a record in a bundle (`bytes` is recomputed by the importer).
+BUNDLED_FIELDS = ("iss", "sub", "key", "fingerprint", "at", "outcome")
+MAX_NAME_LENGTH = 1024
+FINGERPRINT = re.compile(r"[0-9a-f]{64}")
+# How far ahead of the importer's clock a record's time may be (hosts' clocks drift).
+CLOCK_ALLOWANCE = timedelta(minutes=5)
+
+
+def exported(
+    records: Mapping[str, Any], *, now: datetime, window: timedelta
+) -> list[dict[str, Any]]:
+    """The live records as a bundle carries them, oldest first."""
+    kept = live(records, now=now, window=window)
+    ordered = sorted(kept.values(), key=lambda record: str(record.get("at", "")))
+    return [{name: record.get(name) for name in BUNDLED_FIELDS} for record in ordered]
+
+
+def _bundled_record(raw: object, *, index: int, last_seq: int, now: datetime) -> dict[str, Any]:
+    """One record of a bundle, checked as hostile input; InvalidBundle names what is wrong."""
+    where = f"bundle request record {index}"
+    if not isinstance(raw, dict) or set(raw) != set(BUNDLED_FIELDS):
+        raise InvalidBundle(f"{where} must be an object of exactly {', '.join(BUNDLED_FIELDS)}")
+    names = (raw["iss"], raw["sub"])
+    if not all(isinstance(n, str) and len(n) <= MAX_NAME_LENGTH for n in names):
+        raise InvalidBundle(f"{where}: `iss` and `sub` must be strings of <= {MAX_NAME_LENGTH}")
+    if not is_valid_key(raw["key"]):
+        raise InvalidBundle(f"{where}: `key` must be {KEY_RULE}")
+    if not isinstance(raw["fingerprint"], str) or not FINGERPRINT.fullmatch(raw["fingerprint"]):
+        raise InvalidBundle(f"{where}: `fingerprint` must be 64 lowercase hex digits")
+    try:
+        at = datetime.fromisoformat(str(raw["at"]))
+    except ValueError as exc:
+        raise InvalidBundle(f"{where}: `at` is not an ISO 8601 time") from exc
+    if at.tzinfo is None or at > now + CLOCK_ALLOWANCE:
+        raise InvalidBundle(f"{where}: `at` must be a UTC time that is not in the future")
+    outcome = raw["outcome"]
+    seq = outcome.get("seq") if isinstance(outcome, dict) else None
+    if not isinstance(seq, int) or isinstance(seq, bool) or not 0 <= seq <= last_seq:
+        raise InvalidBundle(f"{where}: `outcome` must be an object whose `seq` is in the lineage")
+    size = len(json.dumps(outcome, separators=(",", ":")))
+    return {**raw, "at": stamp(at), "bytes": size}
+
+
+def imported(
+    raw: list[Any], *, last_seq: int, now: datetime, window: timedelta, max_keys: int
+) -> dict[str, Any]:
+    """A bundle's records as this host keeps them: each checked, the expired dropped, bounded
+    by this host's `max_keys` and `MAX_TABLE_BYTES` (the newest kept)."""
+    records: dict[str, Any] = {}
+    for index, item in enumerate(raw):
+        record = _bundled_record(item, index=index, last_seq=last_seq, now=now)
+        records[record_id(record["iss"], record["sub"], record["key"])] = record
+    return bounded(live(records, now=now, window=window), max_keys=max_keys)
 
 
 class RecordStore(Protocol):

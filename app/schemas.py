@@ -91,3 +91,4 @@ class Bundle(BaseModel):
     from_host: str
     exported_at: str
     signature: str
+    requests: list[dict[str, Any]] | None = None  # idempotency records, when there are any

@@ -17,7 +17,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -57,6 +57,10 @@ _FIELDS = {
     "exported_at": str,
     "signature": str,
 }
+# Optional fields: absent from bundles that have none, so those verify on older hosts too.
+# `requests`: the object's idempotency records (their shape is checked by the importing actor).
+_OPTIONAL = {"requests": list}
+MAX_BUNDLE_REQUESTS = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +76,7 @@ class VerifiedBundle:
     exported_at: str
     host_key: str
     host_trusted: bool
+    requests: list[Any] = field(default_factory=list)  # checked by the importing actor
 
     @property
     def last(self) -> dict[str, Any]:
@@ -98,6 +103,7 @@ def build_bundle(
     from_host: str,
     key: SigningKey,
     now: datetime | None = None,
+    requests: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
     """The signed bundle of an object; `lineage` must already end with its `export` entry."""
     if not lineage:
@@ -112,6 +118,8 @@ def build_bundle(
         "from_host": from_host,
         "exported_at": rfc3339(utc_now(now)),
     }
+    if requests:
+        bundle["requests"] = list(requests)
     jwk = {k: v for k, v in key.public_jwk.items() if k != "iss"}
     headers = {"kid": key.kid, "typ": BUNDLE_TYP, "jwk": jwk}
     compact = jwt.PyJWS().encode(
@@ -146,10 +154,11 @@ def parse_bundle(
         raise InvalidBundle("a bundle is a JSON object")
     bundle = dict(raw)
     missing = sorted(set(_FIELDS) - set(bundle))
-    unknown = sorted(set(bundle) - set(_FIELDS))
+    unknown = sorted(set(bundle) - set(_FIELDS) - set(_OPTIONAL))
     if missing or unknown:
         raise InvalidBundle(f"bundle fields: missing {missing}, unknown {unknown}")
-    wrong = [name for name, kind in _FIELDS.items() if not isinstance(bundle[name], kind)]
+    kinds = {**_FIELDS, **{k: v for k, v in _OPTIONAL.items() if k in bundle}}
+    wrong = [name for name, kind in kinds.items() if not isinstance(bundle[name], kind)]
     if wrong:
         raise InvalidBundle(f"bundle fields of the wrong type: {', '.join(wrong)}")
     if bundle["format"] != BUNDLE_FORMAT:
@@ -158,6 +167,8 @@ def parse_bundle(
         raise InvalidBundle(f"bundle is for object {bundle['object_id']!r}, not {object_id!r}")
     if not bundle["lineage"]:
         raise InvalidBundle("bundle lineage is empty")
+    if len(bundle.get("requests", ())) > MAX_BUNDLE_REQUESTS:
+        raise InvalidBundle(f"bundle carries over {MAX_BUNDLE_REQUESTS} request records")
     return bundle
 
 
@@ -267,6 +278,7 @@ def verify_bundle(
         exported_at=bundle["exported_at"],
         host_key=thumbprint(jwk),
         host_trusted=trusted,
+        requests=list(bundle.get("requests", [])),
     )
 
 
