@@ -254,7 +254,7 @@ class ResidentObject(Actor, ResidentObjectInterface, Remindable):
         if not policy.allows("evaluate", caller, object_id=self.object_id, data=stored.data):
             raise ForbiddenError("the policy's `evaluate` permission denies this caller")
         keyed = await turn.keyed(caller, key_of(request), evaluate_fingerprint())
-        if keyed is not None and (earlier := keyed.replay(now=self._host.clock.now())):
+        if keyed is not None and (earlier := await keyed.replay(now=self._host.clock.now())):
             return earlier
         return await turn.cycle(who=who_of(caller), forced=True, keyed=keyed)
 

@@ -253,7 +253,7 @@ class Turn:
         policy = self.policy_of(stored)
         policy.check_caller(caller)
         keyed = await self.keyed(caller, request_id, command_fingerprint(name, params))
-        if keyed is not None and (earlier := keyed.replay(now=self.host.clock.now())):
+        if keyed is not None and (earlier := await keyed.replay(now=self.host.clock.now())):
             return earlier
         if workflow_events and name in policy.workflow_events:
             return await workflow.event_command(
