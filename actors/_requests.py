@@ -78,7 +78,10 @@ def key_of(request: Mapping[str, Any]) -> str | None:
 def _digest(value: object) -> str:
     """SHA-256 of `value`'s JSON with sorted keys: the same request gives the same digest
     (a retry re-sends the same JSON), at a fraction of RFC 8785's pure-Python cost."""
-    text = json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    try:
+        text = json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    except ValueError as exc:  # NaN or Infinity: the SDK's JSON decoder lets them through
+        raise BadRequestError(f"the request is not plain JSON: {exc}") from exc
     return hashlib.sha256(text.encode()).hexdigest()
 
 

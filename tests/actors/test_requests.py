@@ -7,6 +7,7 @@ new activation (daprd re-delivers a call after a rebalance).
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -166,4 +167,42 @@ async def test_a_malformed_key_is_refused(bad: object) -> None:
     refused = await command(actor, bad)
     assert refused["error"]["code"] == "invalid_request"
     assert "idempotency_key" in refused["error"]["message"]
+    assert stored(sidecar, "data") == {"count": 0}
+
+
+TICKET = {
+    **COUNTER,
+    "objects": ["ticket-*"],
+    "permissions": {"read": "true", "amend": "true", "event": "true"},
+    "workflow": {
+        "initial": "open",
+        "states": {
+            "open": {"transitions": [{"to": "closed", "on": "close"}]},
+            "closed": {"terminal": True},
+        },
+    },
+}
+
+
+async def test_a_keyed_workflow_event_moves_once_and_a_retry_gets_its_result() -> None:
+    sidecar = InMemorySidecar()
+    host = HostConfig(trust=TrustStore.from_jwks({"keys": [KEY.public_jwk]}))
+    actor = object_on(sidecar, host, "ticket-1")
+    installing = {"policy": sign_policy(TICKET, KEY), "token": token()}
+    assert "error" not in await saved(await actor.install_policy(installing), actor)
+    event = {"name": "close", "params": {}, "token": token(), "idempotency_key": "close-1"}
+    first = await saved(await actor.command(event), actor)
+    assert first["result"]["state"] == "closed"
+    again = await saved(await actor.command(event), actor)  # unkeyed: 409, `closed` is terminal
+    assert again == {**first, "replayed": True}
+    meta = json.loads(sidecar.state["ResidentObject||ticket-1||meta"])
+    assert meta["seq"] == first["seq"]
+    unkeyed = await saved(await actor.command({**event, "idempotency_key": None}), actor)
+    assert unkeyed["error"]["code"] == "conflict"
+
+
+async def test_params_that_are_not_plain_json_are_a_clear_refusal() -> None:
+    sidecar, actor = await installed()
+    refused = await command(actor, "k-1", name="add", params={"by": float("nan")})
+    assert refused["error"]["code"] in {"invalid_request", "invalid_params"}
     assert stored(sidecar, "data") == {"count": 0}
