@@ -23,7 +23,7 @@ from ._requests import (
     MAX_TABLE_BYTES,
     RecordStore,
     is_valid_key,
-    micros,
+    millis,
     record_id,
     size_of,
     stamp,
@@ -38,7 +38,7 @@ CLOCK_ALLOWANCE = timedelta(minutes=5)
 
 async def exported(store: RecordStore, *, now: datetime, window: timedelta) -> list[dict[str, Any]]:
     """The live records as a bundle carries them, oldest first."""
-    horizon = micros(now - window)
+    horizon = millis(now - window)
     index = RequestIndex.from_state(await store.request_index())
     rids = [entry.rid for entry in index.entries() if entry.at >= horizon]
     records = await asyncio.gather(*(store.request_record(rid) for rid in rids))
@@ -84,13 +84,13 @@ async def stage_imported(
         record = _checked(item, index=position, last_seq=last_seq, now=now)
         records[record_id(record["iss"], record["sub"], record["key"])] = record
     entries = [
-        Entry(rid, micros(datetime.fromisoformat(r["at"])), size_of(r["outcome"]))
+        Entry(rid, millis(datetime.fromisoformat(r["at"])), size_of(r["outcome"]))
         for rid, r in records.items()
     ]
     index = RequestIndex()
     for entry in sorted(entries, key=lambda e: e.at):  # oldest first, bounded as they come
         index, _ = index.appended(
-            entry, horizon=micros(now - window), max_keys=max_keys, max_bytes=MAX_TABLE_BYTES
+            entry, horizon=millis(now - window), max_keys=max_keys, max_bytes=MAX_TABLE_BYTES
         )
     kept = {entry.rid for entry in index.entries()}
     previous = RequestIndex.from_state(await store.request_index()).entries()

@@ -30,7 +30,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from ._errors import BadRequestError, ObjectError
-from ._request_index import Entry, RequestIndex
+from ._request_index import RID_LENGTH, Entry, RequestIndex
 
 REQUESTS_KEY = "requests"
 MAX_RECORDS = 256
@@ -43,7 +43,7 @@ MAX_TABLE_BYTES = 8 * 1024 * 1024
 KEY_PATTERN = re.compile(rf"[A-Za-z0-9._:+/=\-]{{1,{MAX_KEY_LENGTH}}}")
 KEY_RULE = f"1 to {MAX_KEY_LENGTH} letters, digits or `. _ : + / = -`"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICROSECOND = timedelta(microseconds=1)
+_MILLISECOND = timedelta(milliseconds=1)
 
 
 class IdempotencyKeyReusedError(ObjectError):
@@ -95,12 +95,12 @@ def evaluate_fingerprint() -> str:
 
 def record_id(iss: str, sub: str, key: str) -> str:
     """A record's name: unambiguous whatever the issuer and subject hold, and a safe state key."""
-    return _digest([iss, sub, key])[:32]
+    return _digest([iss, sub, key])[:RID_LENGTH]
 
 
-def micros(moment: datetime) -> int:
-    """A moment as whole microseconds since the epoch (exact, unlike a float timestamp)."""
-    return (moment - _EPOCH) // _MICROSECOND
+def millis(moment: datetime) -> int:
+    """A moment as whole milliseconds since the epoch (exact, unlike a float timestamp)."""
+    return (moment - _EPOCH) // _MILLISECOND
 
 
 def stamp(moment: datetime) -> str:
@@ -156,7 +156,7 @@ class KeyedRequest:
         """The first outcome of this request (marked `replayed`), or None when it was not
         applied within the window; the key used for a different request is refused."""
         entry = self.index.find(self.rid)
-        if entry is None or entry.at < micros(now - self.window):
+        if entry is None or entry.at < millis(now - self.window):
             return None
         record = await self.store.request_record(self.rid)
         if record is None or any(record.get(k) != self.identity[k] for k in ("iss", "sub", "key")):
@@ -172,10 +172,10 @@ class KeyedRequest:
     async def stage(self, outcome: Mapping[str, Any], *, now: datetime) -> None:
         """Stage the record beside the turn's other writes (one transaction); drop the
         expired records and the oldest beyond the bounds."""
-        new = Entry(self.rid, micros(now), size_of(outcome))
+        new = Entry(self.rid, millis(now), size_of(outcome))
         kept, dropped = self.index.appended(
             new,
-            horizon=micros(now - self.window),
+            horizon=millis(now - self.window),
             max_keys=self.max_keys,
             max_bytes=MAX_TABLE_BYTES,
         )
