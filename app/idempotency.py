@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Depends, Request, Response
+from fastapi import Depends, Header, Request, Response
 
 from actors import KEY_RULE, is_valid_key
 
@@ -20,8 +20,19 @@ HEADER = "idempotency-key"
 REPLAYED_HEADER = "Idempotency-Replayed"
 
 
-def idempotency_key(request: Request) -> str | None:
-    """The header's key, as a bare token or a structured-field string (`"..."`); else None."""
+def idempotency_key(
+    request: Request,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            description="A retry with the same key and request gets the first result "
+            f"(`{REPLAYED_HEADER}: true`) and applies nothing; {KEY_RULE}",
+            examples=['"8e03978e-40d5-43e8-bc93-6894a57f9324"'],
+        ),
+    ] = None,
+) -> str | None:
+    """The header's key, as a bare token or a structured-field string (`"..."`); else None.
+    (Declared for the OpenAPI document; read from the raw headers to refuse duplicates.)"""
     values = request.headers.getlist(HEADER)
     if not values:
         return None
