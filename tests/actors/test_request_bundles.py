@@ -144,3 +144,21 @@ async def test_too_many_records_refuse_the_bundle() -> None:
     refused = await saved(b, await b.import_object({"bundle": forged, "token": token()}))
     assert refused["error"]["code"] == "invalid_bundle"
     assert "4096" in refused["error"]["message"]
+
+
+async def test_records_are_covered_by_the_host_signature() -> None:
+    _, bundle, _ = await exported_from_a("pay-1")
+    altered = json.loads(json.dumps(bundle))
+    altered["requests"][0]["outcome"]["result"] = "forged"
+    b = host_actor(InMemorySidecar(), "host-b")
+    refused = await saved(b, await b.import_object({"bundle": altered, "token": token()}))
+    assert refused["error"]["code"] == "invalid_host_signature"
+
+
+async def test_requests_of_the_wrong_type_refuse_the_bundle() -> None:
+    _, bundle, _ = await exported_from_a("pay-1")
+    b = host_actor(InMemorySidecar(), "host-b")
+    wrong = {**bundle, "requests": {"pay-1": bundle["requests"][0]}}
+    refused = await saved(b, await b.import_object({"bundle": wrong, "token": token()}))
+    assert refused["error"]["code"] == "invalid_bundle"
+    assert "requests" in refused["error"]["message"]
