@@ -32,6 +32,7 @@ from ._messages import (
     method_body,
 )
 from ._object import ResidentObject
+from ._requests import KEY_RULE, IdempotencyKeyReusedError, is_valid_key
 from ._runtime import actor_factory, register_resident_object
 from ._serializer import PlainJSONSerializer
 from ._sidecar import SidecarClient, SidecarError
@@ -40,6 +41,7 @@ from ._turnlock import fence, turn_lock, turn_running
 
 __all__ = [
     "ACTOR_TYPE",
+    "KEY_RULE",
     "MARK_FIELD",
     "BadRequestError",
     "Clock",
@@ -53,6 +55,7 @@ __all__ = [
     "ExportRequest",
     "ForbiddenError",
     "HostConfig",
+    "IdempotencyKeyReusedError",
     "ImportRequest",
     "InstallPolicyRequest",
     "LineageRequest",
@@ -74,6 +77,7 @@ __all__ = [
     "actor_factory",
     "delivery_key",
     "fence",
+    "is_valid_key",
     "mark",
     "method_body",
     "register_resident_object",

@@ -50,11 +50,23 @@ class ResidentObjectClient:
         return await self.call(object_id, "InstallPolicy", {"policy": policy, "token": token})
 
     async def command(
-        self, object_id: str, name: str, params: dict[str, Any], *, token: str
+        self,
+        object_id: str,
+        name: str,
+        params: dict[str, Any],
+        *,
+        token: str,
+        idempotency_key: str | None = None,
     ) -> dict[str, Any]:
-        """Run a command once: a fresh request id lets the object recognize the same call
-        delivered twice (daprd retries actor calls across rebalances)."""
-        request = {"name": name, "params": params, "token": token, "request_id": uuid4().hex}
+        """Run a command once. The caller's idempotency key, else a fresh one, lets the object
+        recognize the same call delivered twice (a client's retry; daprd retries actor calls
+        across rebalances) and answer it with the first outcome (`replayed: true`)."""
+        request = {
+            "name": name,
+            "params": params,
+            "token": token,
+            "idempotency_key": idempotency_key or uuid4().hex,
+        }
         return await self.call(object_id, "Command", request)
 
     async def snapshot(self, object_id: str, *, token: str) -> dict[str, Any]:
@@ -69,8 +81,14 @@ class ResidentObjectClient:
     async def describe(self, object_id: str, *, token: str) -> dict[str, Any]:
         return await self.call(object_id, "Describe", {"token": token})
 
-    async def evaluate(self, object_id: str, *, token: str) -> dict[str, Any]:
-        return await self.call(object_id, "Evaluate", {"token": token})
+    async def evaluate(
+        self, object_id: str, *, token: str, idempotency_key: str | None = None
+    ) -> dict[str, Any]:
+        """Run a cycle now; with a key, a repeat gets the first cycle's outcome."""
+        request = {"token": token}
+        if idempotency_key is not None:
+            request["idempotency_key"] = idempotency_key
+        return await self.call(object_id, "Evaluate", request)
 
     async def export(
         self,

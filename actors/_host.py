@@ -17,6 +17,8 @@ from policies import (
     host_keys,
 )
 
+from ._requests import MAX_RECORDS, WINDOW
+
 
 class Clock(Protocol):
     """Where an object reads `now`; tests substitute a controllable one."""
@@ -55,6 +57,9 @@ class HostConfig:
     require_trusted_hosts: bool = False
     # Marks what this host's subscription route delivers (see _delivery); None: refuse all.
     delivery_key: bytes | None = None
+    # How long, and how many per object, idempotency keys are remembered (actors._requests).
+    idempotency_window: timedelta = WINDOW
+    idempotency_max_keys: int = MAX_RECORDS
     # Derived once: the host key as an entry signer (Ed25519 only; None leaves entries
     # unsigned) and what every lineage entry records of this host's configuration.
     entry_signer: EntrySigner | None = field(init=False, default=None)

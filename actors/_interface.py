@@ -25,7 +25,8 @@ class ResidentObjectInterface(ActorInterface):
 
     @actormethod(name="Command")
     async def command(self, request: dict[str, Any]) -> dict[str, Any]:
-        """`{name, params, token}` -> `{result, applied, denied, seq}`."""
+        """`{name, params, token, idempotency_key?}` -> `{result, applied, denied, seq}`; a
+        repeated key answers the first outcome plus `replayed: true` (actors._requests)."""
         ...
 
     @actormethod(name="Snapshot")
@@ -46,7 +47,7 @@ class ResidentObjectInterface(ActorInterface):
 
     @actormethod(name="Evaluate")
     async def evaluate(self, request: dict[str, Any]) -> dict[str, Any]:
-        """`{token}` -> runs one cycle now (permission `evaluate`)."""
+        """`{token, idempotency_key?}` -> runs one cycle now (permission `evaluate`)."""
         ...
 
     @actormethod(name="Deliver")

@@ -30,7 +30,7 @@ from ._interface import ResidentObjectInterface
 from ._messages import method_body
 from ._metrics import COMMANDS, CYCLES, REFUSALS, record_actions, record_activation
 from ._portability import ExportRequest, export_object, import_object
-from ._requests import request_id_of
+from ._requests import evaluate_fingerprint, key_of
 from ._serializer import OutOfRangeBody, TooDeepBody
 from ._sidecar import SidecarClient, SidecarError
 from ._state import ObjectStore, StoredObject
@@ -226,8 +226,8 @@ class ResidentObject(Actor, ResidentObjectInterface, Remindable):
         if not isinstance(name, str) or not isinstance(params, dict):
             raise BadRequestError("`name` must be a string and `params` a JSON object")
         self._host.inputs.check_depth(params, what=f"params of command {name!r}")
-        request_id = request_id_of(request)
-        return await self._turn().command(name, params, caller=caller, request_id=request_id)
+        key = key_of(request)
+        return await self._turn().command(name, params, caller=caller, request_id=key)
 
     async def _readable(self, request: Request) -> tuple[StoredObject, Policy, datetime]:
         caller = authenticate(request, self._host)
@@ -298,7 +298,10 @@ class ResidentObject(Actor, ResidentObjectInterface, Remindable):
         policy.check_caller(caller)
         if not policy.allows("evaluate", caller, object_id=self.object_id, data=stored.data):
             raise ForbiddenError("the policy's `evaluate` permission denies this caller")
-        return await turn.cycle(who=who_of(caller), forced=True)
+        keyed = await turn.keyed(caller, key_of(request), evaluate_fingerprint())
+        if keyed is not None and (earlier := await keyed.replay(now=self._host.clock.now())):
+            return earlier
+        return await turn.cycle(who=who_of(caller), forced=True, keyed=keyed)
 
     async def _export(self, request: Request) -> Request:
         caller = authenticate(request, self._host)

@@ -34,6 +34,7 @@ from policies import (
 from . import _workflow as workflow
 from ._auth import who_of
 from ._errors import BadRequestError, EffectsPendingError, ForbiddenError, ObjectError
+from ._request_bundles import check_records, exported, stage_imported
 from ._sidecar import SidecarError
 from ._state import Meta, StoredObject
 from ._turns import REMINDER, Turn, iso
@@ -152,6 +153,7 @@ async def export_object(
         now=turn.host.clock.now(),
         policies=provenance["policies"],
         hosts=hosts,
+        requests=await _exported_requests(turn),
     )
     if request.move:
         meta.status, meta.moved_to = "moved", request.destination
@@ -160,6 +162,12 @@ async def export_object(
     if request.move:
         await _stop_reminder(turn)
     return bundle
+
+
+async def _exported_requests(turn: Turn) -> list[dict[str, Any]]:
+    """Idempotency records travel with the object: a retry after the move is still a retry."""
+    host = turn.host
+    return await exported(turn.store, now=host.clock.now(), window=host.idempotency_window)
 
 
 async def _stop_reminder(turn: Turn) -> None:
@@ -199,6 +207,7 @@ async def import_object(turn: Turn, raw: Any, *, caller: Mapping[str, Any]) -> d
     policy.check_caller(caller)
     if not policy.allows("amend", caller, object_id=turn.object_id, data=bundle.data):
         raise ForbiddenError("importing needs the bundled policy's `amend` permission")
+    check_records(bundle.requests, last_seq=int(bundle.last["seq"]), now=now)
     stored = await turn.store.load()
     local_seq = stored.meta.seq if stored else 0
     check_extends(bundle.lineage, seq=local_seq, head=stored.meta.head if stored else None)
@@ -216,6 +225,10 @@ async def import_object(turn: Turn, raw: Any, *, caller: Mapping[str, Any]) -> d
     await turn.reminders.register_reminder(REMINDER, b"", due_time=period, period=period)
     meta.reminder_period_s, meta.reminder_due_at = period.total_seconds(), None
     await workflow.schedule_due(turn, policy, meta, now)  # a pending timeout keeps its time
+    await stage_imported(
+        turn.store, bundle.requests, last_seq=int(bundle.last["seq"]), now=now,
+        window=host.idempotency_window, max_keys=host.idempotency_max_keys,
+    )  # fmt: skip
     await turn.store.stage(meta=meta, policy_jws=policy.jws, data=bundle.data, entries=entries)
     await turn.store.commit()
     final = StoredObject(

@@ -1,82 +1,185 @@
-"""Applied-once commands: the object remembers the outcome of recent requests by id.
+"""Idempotent requests: the object remembers the outcome of recent keyed requests.
 
-daprd may deliver one actor call twice: when placement moves an object while a call is in
-flight it cancels the call and retries it on the new host (its built-in actor retries), even
-when the first attempt had already committed. Every command the HTTP API sends carries a fresh
-request id; the turn that applies it records `{id -> outcome}` in the object's state, in the
-same transaction, so a second delivery returns the first outcome and applies nothing.
+A caller that times out cannot know whether its command was applied; daprd, too, may deliver
+one actor call twice (when placement moves an object while a call is in flight it retries the
+call on the new host, even when the first attempt had committed). So a command (or `evaluate`)
+may carry an idempotency key: the HTTP API's `Idempotency-Key` header, else a fresh id per
+call. The turn that applies it records the outcome in the object's state, in the same
+transaction, and a repeat returns the first outcome with `replayed: true` and applies nothing.
 
-Records are per caller (issuer, subject) and bound to the request (command name and a digest
-of its params), so one caller cannot read another's outcome or reuse an id for a different
-request. At most `MAX_RECORDS` are kept per object, the oldest dropped first, and none older
-than `WINDOW`.
+Records are per caller (issuer, subject) and bound to the request (a digest of what it asked),
+so one caller cannot read another's outcome, and a key reused for a different request is
+refused (`idempotency_key_reused`). Only applied turns are recorded: a refused command leaves
+no record and may be fixed and retried under the same key. Records expire after the host's
+window (default 24 h); at most `max_keys` are kept per object and `MAX_TABLE_BYTES` of
+outcomes, the oldest dropped first. They travel in export bundles (actors._portability).
+
+Each record is its own state key, written once; an index (actors._request_index, cached for
+the activation) says which exist, so a keyed turn reads nothing more than an unkeyed one and
+writes one small record plus the index text, whatever the number of records.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
-from datetime import datetime, timedelta
-from typing import Any
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
 
-from policies import canonical_json
-
-from ._errors import BadRequestError, ConflictError
+from ._errors import BadRequestError, ObjectError
+from ._request_index import RID_LENGTH, Entry, RequestIndex
 
 REQUESTS_KEY = "requests"
 MAX_RECORDS = 256
 WINDOW = timedelta(hours=24)
-MAX_ID_LENGTH = 128
+MAX_KEY_LENGTH = 128
+# Outcomes kept per object, as JSON bytes (the newest record is always kept).
+MAX_TABLE_BYTES = 8 * 1024 * 1024
+# Letters, digits and `. _ : + / = -`: UUIDs, ULIDs, hex and base64(url) keys all fit; no
+# whitespace, quotes or control characters reach the state store or a log line.
+KEY_PATTERN = re.compile(rf"[A-Za-z0-9._:+/=\-]{{1,{MAX_KEY_LENGTH}}}")
+KEY_RULE = f"1 to {MAX_KEY_LENGTH} letters, digits or `. _ : + / = -`"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MILLISECOND = timedelta(milliseconds=1)
 
 
-def request_id_of(request: Mapping[str, Any]) -> str | None:
-    """The request's id, if it carries one (a non-empty string of bounded length)."""
-    value = request.get("request_id")
-    if value is None:
-        return None
-    if not isinstance(value, str) or not value or len(value) > MAX_ID_LENGTH:
-        raise BadRequestError(f"`request_id` must be a string of 1 to {MAX_ID_LENGTH} characters")
+class IdempotencyKeyReusedError(ObjectError):
+    """The idempotency key was already used by this caller for a different request, within
+    the window. Retrying the same request is answered with its first outcome; a different
+    request needs a fresh key."""
+
+    code = "idempotency_key_reused"
+
+
+def is_valid_key(value: object) -> bool:
+    return isinstance(value, str) and KEY_PATTERN.fullmatch(value) is not None
+
+
+def valid_key(value: object, *, field: str = "idempotency_key") -> str:
+    """`value` if it is a well-formed idempotency key, else `invalid_request` naming the rule."""
+    if not isinstance(value, str) or not is_valid_key(value):
+        raise BadRequestError(f"`{field}` must be {KEY_RULE}")
     return value
 
 
-def record_key(caller: Mapping[str, Any], request_id: str) -> str:
-    return f"{caller.get('iss', '')}\n{caller.get('sub', '')}\n{request_id}"
+def key_of(request: Mapping[str, Any]) -> str | None:
+    """The request's idempotency key: `idempotency_key`, or its older name `request_id`."""
+    key, legacy = request.get("idempotency_key"), request.get("request_id")
+    if key is not None and legacy is not None and key != legacy:
+        raise BadRequestError("`idempotency_key` and `request_id` differ; send one of them")
+    if key is not None:
+        return valid_key(key)
+    return None if legacy is None else valid_key(legacy, field="request_id")
 
 
-def fingerprint(name: str, params: Mapping[str, Any]) -> str:
-    return hashlib.sha256(canonical_json({"name": name, "params": dict(params)})).hexdigest()
+def _digest(value: object) -> str:
+    """SHA-256 of `value`'s JSON with sorted keys: the same request gives the same digest
+    (a retry re-sends the same JSON), at a fraction of RFC 8785's pure-Python cost."""
+    try:
+        text = json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    except ValueError as exc:  # NaN or Infinity: the SDK's JSON decoder lets them through
+        raise BadRequestError(f"the request is not plain JSON: {exc}") from exc
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
-def replayed(records: Mapping[str, Any], key: str, print_: str) -> dict[str, Any] | None:
-    """The recorded outcome of this request, or None if it was not applied yet; a reused id
-    for a different request is a conflict."""
-    record = records.get(key)
-    if not isinstance(record, dict):
-        return None
-    if record.get("fingerprint") != print_:
-        raise ConflictError("this request id was already used for a different request")
-    outcome = record.get("outcome")
-    return dict(outcome) if isinstance(outcome, dict) else None
+def command_fingerprint(name: str, params: Mapping[str, Any]) -> str:
+    return _digest({"name": name, "params": params})
 
 
-def remember(
-    records: Mapping[str, Any],
-    key: str,
-    print_: str,
-    outcome: Mapping[str, Any],
-    *,
-    now: datetime,
-) -> dict[str, Any]:
-    """The records with this outcome added, expired ones and the oldest beyond the cap gone."""
-    horizon = (now - WINDOW).isoformat()
-    kept = {
-        k: v
-        for k, v in records.items()
-        if isinstance(v, dict) and str(v.get("at", "")) >= horizon and k != key
-    }
-    kept[key] = {"fingerprint": print_, "outcome": dict(outcome), "at": now.isoformat()}
-    if len(kept) > MAX_RECORDS:
-        oldest = sorted(kept, key=lambda k: str(kept[k].get("at", "")))
-        for stale in oldest[: len(kept) - MAX_RECORDS]:
-            del kept[stale]
-    return kept
+def evaluate_fingerprint() -> str:
+    return _digest({"method": "evaluate"})
+
+
+def record_id(iss: str, sub: str, key: str) -> str:
+    """A record's name: unambiguous whatever the issuer and subject hold, and a safe state key."""
+    return _digest([iss, sub, key])[:RID_LENGTH]
+
+
+def millis(moment: datetime) -> int:
+    """A moment as whole milliseconds since the epoch (exact, unlike a float timestamp)."""
+    return (moment - _EPOCH) // _MILLISECOND
+
+
+def stamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def size_of(outcome: Mapping[str, Any]) -> int:
+    return len(json.dumps(outcome, separators=(",", ":")))
+
+
+class RecordStore(Protocol):
+    """Where the records live (actors._state.ObjectStore)."""
+
+    async def request_index(self) -> object: ...
+
+    async def stage_request_index(self, index: str) -> None: ...
+
+    async def request_record(self, rid: str) -> dict[str, Any] | None: ...
+
+    async def stage_request_record(self, rid: str, record: dict[str, Any]) -> None: ...
+
+    async def forget_request_records(self, rids: Iterable[str]) -> None: ...
+
+
+@dataclass(slots=True)
+class KeyedRequest:
+    """One keyed request inside its turn: the outcome it may replay, and how it is recorded."""
+
+    store: RecordStore
+    rid: str
+    identity: dict[str, str]
+    index: RequestIndex
+    window: timedelta
+    max_keys: int
+
+    @classmethod
+    async def open(
+        cls,
+        store: RecordStore,
+        *,
+        caller: Mapping[str, Any],
+        key: str,
+        fingerprint: str,
+        window: timedelta,
+        max_keys: int,
+    ) -> KeyedRequest:
+        iss, sub = str(caller.get("iss", "")), str(caller.get("sub", ""))
+        identity = {"iss": iss, "sub": sub, "key": key, "fingerprint": fingerprint}
+        index = RequestIndex.from_state(await store.request_index())
+        return cls(store, record_id(iss, sub, key), identity, index, window, max_keys)
+
+    async def replay(self, *, now: datetime) -> dict[str, Any] | None:
+        """The first outcome of this request (marked `replayed`), or None when it was not
+        applied within the window; the key used for a different request is refused."""
+        entry = self.index.find(self.rid)
+        if entry is None or entry.at < millis(now - self.window):
+            return None
+        record = await self.store.request_record(self.rid)
+        if record is None or any(record.get(k) != self.identity[k] for k in ("iss", "sub", "key")):
+            return None
+        if record.get("fingerprint") != self.identity["fingerprint"]:
+            raise IdempotencyKeyReusedError(
+                f"idempotency key {self.identity['key']!r} was already used for a different "
+                "request; send a fresh key for a new request"
+            )
+        outcome = record.get("outcome")
+        return {**outcome, "replayed": True} if isinstance(outcome, dict) else None
+
+    async def stage(self, outcome: Mapping[str, Any], *, now: datetime) -> None:
+        """Stage the record beside the turn's other writes (one transaction); drop the
+        expired records and the oldest beyond the bounds."""
+        new = Entry(self.rid, millis(now), size_of(outcome))
+        kept, dropped = self.index.appended(
+            new,
+            horizon=millis(now - self.window),
+            max_keys=self.max_keys,
+            max_bytes=MAX_TABLE_BYTES,
+        )
+        record = {**self.identity, "outcome": dict(outcome), "at": stamp(now)}
+        await self.store.stage_request_record(self.rid, record)
+        await self.store.forget_request_records(dropped)
+        await self.store.stage_request_index(kept.to_state())

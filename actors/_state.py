@@ -11,6 +11,7 @@ Dapr state transaction by `commit()`.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -26,6 +27,11 @@ DATA_KEY = "data"
 META_KEY = "meta"
 OUTBOX_KEY = "outbox"
 PROVENANCE_KEY = "provenance"
+
+
+def request_key(rid: str) -> str:
+    """One idempotency record (actors._requests); the index of them all is `REQUESTS_KEY`."""
+    return f"request-{rid}"
 
 
 def lineage_key(seq: int) -> str:
@@ -150,13 +156,32 @@ class ObjectStore:
         await self._state.set_state(PROVENANCE_KEY, provenance)
         self._written_entries.append(PROVENANCE_KEY)
 
-    async def requests(self) -> dict[str, Any]:
-        """The recent-request records (actors._requests); {} when there are none."""
-        found, records = await self._state.try_get_state(REQUESTS_KEY)
-        return dict(records) if found and isinstance(records, dict) else {}
+    # --- idempotency records (actors._requests) -------------------------------------------
 
-    async def stage_requests(self, records: dict[str, Any]) -> None:
-        await self._state.set_state(REQUESTS_KEY, records)
+    async def request_index(self) -> object:
+        """The stored index of the remembered requests (actors._request_index), or None."""
+        found, index = await self._state.try_get_state(REQUESTS_KEY)
+        return index if found else None
+
+    async def stage_request_index(self, index: str) -> None:
+        await self._state.set_state(REQUESTS_KEY, index)
+
+    async def request_record(self, rid: str) -> dict[str, Any] | None:
+        found, record = await self._state.try_get_state(request_key(rid))
+        self._forget([request_key(rid)])
+        return dict(record) if found and isinstance(record, dict) else None
+
+    async def stage_request_record(self, rid: str, record: dict[str, Any]) -> None:
+        """Written once, read only on a retry: dropped from the SDK's cache after commit."""
+        await self._state.set_state(request_key(rid), record)
+        self._written_entries.append(request_key(rid))
+
+    async def forget_request_records(self, rids: Iterable[str]) -> None:
+        """Delete records without reading them first: a staged upsert, then its removal, is
+        one delete in the transaction (the SDK reads a key's existence before a bare remove)."""
+        for rid in rids:
+            await self._state.set_state(request_key(rid), None)
+            await self._state.try_remove_state(request_key(rid))
 
     async def discard(self) -> None:
         """Forget staged and cached values after a failed turn.

@@ -20,7 +20,7 @@ from ._effects import deliver, outbox_items
 from ._errors import ForbiddenError, ObjectMovedError, ObjectNotFoundError
 from ._host import HostConfig
 from ._metrics import REMINDER_LAG, record_outbox
-from ._requests import fingerprint, record_key, remember, replayed
+from ._requests import KeyedRequest, command_fingerprint
 from ._sidecar import SidecarClient
 from ._state import Meta, ObjectStore, StoredObject
 
@@ -290,29 +290,41 @@ class Turn:
         workflow_events: bool = True,
         request_id: str | None = None,
     ) -> dict[str, Any]:
+        """`request_id`: the idempotency key; a repeat gets the first outcome (_requests)."""
         stored = await self.load_required()
         self.ensure_active(stored)
         policy = self.policy_of(stored)
         policy.check_caller(caller)
+        keyed = await self.keyed(caller, request_id, command_fingerprint(name, params))
+        if keyed is not None and (earlier := await keyed.replay(now=self.host.clock.now())):
+            return earlier
         if workflow_events and name in policy.workflow_events:
-            return await workflow.event_command(self, stored, policy, name, params, caller=caller)
-        key = print_ = ""
-        records: dict[str, Any] = {}
-        if request_id is not None:
-            key, print_ = record_key(caller, request_id), fingerprint(name, params)
-            records = await self.store.requests()
-            earlier = replayed(records, key, print_)
-            if earlier is not None:
-                return {**earlier, "replayed": True}
+            return await workflow.event_command(
+                self, stored, policy, name, params, caller=caller, keyed=keyed
+            )
         seq_before = stored.meta.seq
         decision, outbox = await self.stage_command(stored, policy, name, params, caller=caller)
         result = self.command_result(decision, stored.meta)
-        if request_id is not None and stored.meta.seq != seq_before:
-            now = self.host.clock.now()
-            await self.store.stage_requests(remember(records, key, print_, result, now=now))
+        if keyed is not None and stored.meta.seq != seq_before:
+            await keyed.stage(result, now=self.host.clock.now())
         await self.store.commit()
         await self.flush_outbox(outbox, stored.meta)
         return result
+
+    async def keyed(
+        self, caller: Mapping[str, Any], key: str | None, fingerprint: str
+    ) -> KeyedRequest | None:
+        """The request's record of this turn, when it carries an idempotency key."""
+        if key is None:
+            return None
+        return await KeyedRequest.open(
+            self.store,
+            caller=caller,
+            key=key,
+            fingerprint=fingerprint,
+            window=self.host.idempotency_window,
+            max_keys=self.host.idempotency_max_keys,
+        )
 
     @staticmethod
     def command_result(decision: Decision, meta: Meta) -> dict[str, Any]:
@@ -373,7 +385,10 @@ class Turn:
             return False
         return now - parse_iso(meta.last_cycle_at) < period / 2
 
-    async def cycle(self, *, who: Mapping[str, Any], forced: bool) -> dict[str, Any]:
+    async def cycle(
+        self, *, who: Mapping[str, Any], forced: bool, keyed: KeyedRequest | None = None
+    ) -> dict[str, Any]:
+        """One evaluation; `keyed`: a keyed `evaluate`, recorded with the cycle it ran."""
         stored = await self.store.load()
         if stored is None or stored.meta.status == "moved":
             await self.reminders.unregister_reminder(REMINDER)
@@ -396,10 +411,16 @@ class Turn:
             return {"skipped": "duplicate"}  # writes nothing; counted in resident_cycles_total
         if meta.reminder_period_s != period.total_seconds():
             await self._schedule(policy, meta)
-        return await self._run_cycle(stored, policy, who=who, now=now)
+        return await self._run_cycle(stored, policy, who=who, now=now, keyed=keyed)
 
     async def _run_cycle(
-        self, stored: StoredObject, policy: Policy, *, who: Mapping[str, Any], now: datetime
+        self,
+        stored: StoredObject,
+        policy: Policy,
+        *,
+        who: Mapping[str, Any],
+        now: datetime,
+        keyed: KeyedRequest | None = None,
     ) -> dict[str, Any]:
         meta, outbox = stored.meta, stored.outbox
         meta.cycles += 1
@@ -427,9 +448,7 @@ class Turn:
             )
         else:
             await self.store.stage(meta=meta)  # a cycle that changes nothing writes only meta
-        await self.store.commit()
-        await self.flush_outbox(outbox, meta)
-        return {
+        result = {
             "cycle": meta.cycles,
             "changes": decision.changes,
             "effects": decision.effects,
@@ -437,3 +456,8 @@ class Turn:
             "errors": decision.errors,
             "seq": meta.seq,
         }
+        if keyed is not None:
+            await keyed.stage(result, now=now)
+        await self.store.commit()
+        await self.flush_outbox(outbox, meta)
+        return result

@@ -22,6 +22,7 @@ from policies import DataTooLarge, Decision, Policy, TooDeep, WorkflowOutcome, W
 from ._auth import who_of
 from ._effects import outbox_items
 from ._errors import BadRequestError, ConflictError, ForbiddenError
+from ._requests import KeyedRequest
 from ._state import Meta, StoredObject
 
 if TYPE_CHECKING:
@@ -229,9 +230,11 @@ async def on_event(
     message: Mapping[str, Any] | None = None,
     source: tuple[str, str] | None = None,
     record_refusal: bool = True,
+    keyed: KeyedRequest | None = None,
 ) -> dict[str, Any]:
     """Handle one workflow event on a loaded object, commit its record, deliver effects.
-    `record_refusal=False`: a refused event stages and commits nothing (the caller decides)."""
+    `record_refusal=False`: a refused event stages and commits nothing (the caller decides).
+    `keyed`: an accepted event's outcome is recorded under its idempotency key."""
     meta, now = stored.meta, turn.host.clock.now()
     status = status_of(meta)
     if status is None:
@@ -251,15 +254,29 @@ async def on_event(
     outbox = [*stored.outbox, *recorder.items]
     await schedule_due(turn, policy, meta, now)
     await turn.store.stage(meta=meta, data=outcome.data, entries=recorder.entries, outbox=outbox)
-    await turn.store.commit()
-    await turn.flush_outbox(outbox, meta)
-    return {
+    result = {
         "accepted": outcome.refused is None,
         "refused": outcome.refused,
         "workflow": view(policy, meta),
         "denied": [d for s in outcome.steps for d in s.decision.denied],
         "errors": [*outcome.errors, *(e for s in outcome.steps for e in s.decision.errors)],
         "seq": meta.seq,
+    }
+    if keyed is not None and outcome.refused is None:
+        await keyed.stage(event_result(result), now=now)
+    await turn.store.commit()
+    await turn.flush_outbox(outbox, meta)
+    return result
+
+
+def event_result(result: Mapping[str, Any]) -> dict[str, Any]:
+    """An accepted event, answered as a command is."""
+    return {
+        "result": result["workflow"],
+        "applied": True,
+        "denied": result["denied"],
+        "errors": result["errors"],
+        "seq": result["seq"],
     }
 
 
@@ -271,6 +288,7 @@ async def event_command(
     params: dict[str, Any],
     *,
     caller: Mapping[str, Any],
+    keyed: KeyedRequest | None = None,
 ) -> dict[str, Any]:
     """`POST /objects/{id}/commands/{event}`. A declared command of the same name runs first
     (its `when` is the gate, its actions apply) and the event follows: one turn, one state
@@ -282,28 +300,26 @@ async def event_command(
     if with_command:
         decision, outbox = await turn.stage_command(stored, policy, name, params, caller=caller)
         if not decision.applied and decision.denied:  # its own actions were refused: no event
+            denied = turn.command_result(decision, stored.meta)
+            if keyed is not None:
+                await keyed.stage(denied, now=turn.host.clock.now())
             await turn.store.commit()
             await turn.flush_outbox(outbox, stored.meta)
-            return turn.command_result(decision, stored.meta)
+            return denied
         stored = replace(stored, data=decision.data, outbox=outbox)
     elif not policy.allows("event", caller, object_id=turn.object_id, data=stored.data):
         raise ForbiddenError(f"the policy's `event` permission denies this caller ({name!r})")
     result = await on_event(
-        turn, stored, policy, name, params, caller=caller, who=who, record_refusal=not with_command
-    )
+        turn, stored, policy, name, params, caller=caller, who=who,
+        record_refusal=not with_command, keyed=keyed,
+    )  # fmt: skip
     if not result["accepted"] and with_command:
         await turn.store.discard()  # the command's staged changes and effects go too
         fresh = await turn.load_required()
         result = await on_event(turn, fresh, policy, name, params, caller=caller, who=who)
     if not result["accepted"]:
         raise ConflictError(f"event {name!r} refused: {result['refused']}", seq=result["seq"])
-    return {
-        "result": result["workflow"],
-        "applied": True,
-        "denied": result["denied"],
-        "errors": result["errors"],
-        "seq": result["seq"],
-    }
+    return event_result(result)
 
 
 def replayed(meta: Meta, message: Mapping[str, Any]) -> str | None:

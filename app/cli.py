@@ -161,7 +161,10 @@ def cmd_command(args: argparse.Namespace) -> int:
         if not sep:
             raise CliError(f"parameter {pair!r} is not of the form name=value")
         params[name] = _value(value)
-    _print(_client(args).command(args.id, args.name, params))
+    client = _client(args)
+    _print(client.command(args.id, args.name, params, idempotency_key=args.idempotency_key))
+    if client.replayed:
+        print("resident: already applied; this is the first result (replayed)", file=sys.stderr)
     return 0
 
 
@@ -219,6 +222,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("id")
     p.add_argument("name")
     p.add_argument("params", nargs="*")
+    p.add_argument(
+        "--idempotency-key",
+        help="the request's key (default: a fresh one, reused on this invocation's retries)",
+    )
     p.set_defaults(func=cmd_command)
     p = sub.add_parser("show", help="print an object")
     p.add_argument("id")

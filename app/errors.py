@@ -50,6 +50,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "replay_mismatch": 422,
     "invalid_entry_signature": 422,
     "too_deep": 422,
+    "idempotency_key_reused": 422,
     "unavailable": 503,
 }
 

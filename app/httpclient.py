@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 from urllib.parse import quote
+from uuid import uuid4
 
 import httpx
 
@@ -14,19 +16,56 @@ class CliError(RuntimeError):
     """A CLI call failed; the message carries the host's problem code and detail."""
 
 
+# Answers after which the same keyed request may simply be sent again.
+RETRYABLE = frozenset({502, 503, 504})
+
+
 class HostClient:
-    def __init__(self, url: str, *, token: str, timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        token: str,
+        timeout: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
         self._http = httpx.Client(
             base_url=url.rstrip("/"),
             headers={"authorization": f"Bearer {token}"},
             timeout=timeout,
+            transport=transport,
         )
+        self.replayed = False  # whether the last keyed call was answered from the object's record
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
         try:
             response = self._http.request(method, path, **kwargs)
         except httpx.HTTPError as exc:
             raise CliError(f"{method} {path}: {exc}") from exc
+        return self._body(method, path, response)
+
+    def _keyed_call(
+        self, method: str, path: str, *, key: str, retries: int, backoff: float, **kwargs: Any
+    ) -> Any:
+        """One request under one idempotency key, re-sent on a lost or unavailable answer: the
+        object applies it once and answers every retry with the first result."""
+        headers = {**kwargs.pop("headers", {}), "idempotency-key": key}
+        attempt = 0
+        while True:
+            try:
+                response = self._http.request(method, path, headers=headers, **kwargs)
+            except httpx.TransportError as exc:
+                if attempt >= retries:
+                    raise CliError(f"{method} {path}: {exc} (idempotency key {key})") from exc
+            else:
+                if response.status_code not in RETRYABLE or attempt >= retries:
+                    self.replayed = response.headers.get("idempotency-replayed") == "true"
+                    return self._body(method, path, response)
+            time.sleep(backoff * 2**attempt)
+            attempt += 1
+
+    @staticmethod
+    def _body(method: str, path: str, response: httpx.Response) -> Any:
         if response.status_code >= 400:
             try:
                 body = response.json()
@@ -44,9 +83,22 @@ class HostClient:
         headers = {"content-type": "application/jose"}
         return self._call("PUT", f"{self._obj(object_id)}/policy", content=jws, headers=headers)
 
-    def command(self, object_id: str, name: str, params: dict[str, Any]) -> Any:
+    def command(
+        self,
+        object_id: str,
+        name: str,
+        params: dict[str, Any],
+        *,
+        idempotency_key: str | None = None,
+        retries: int = 3,
+        backoff: float = 0.5,
+    ) -> Any:
+        """Run a command under one key (fresh unless given), retried up to `retries` times."""
         path = f"{self._obj(object_id)}/commands/{quote(name, safe='')}"
-        return self._call("POST", path, json=params)
+        key = idempotency_key or uuid4().hex
+        return self._keyed_call(
+            "POST", path, key=key, retries=retries, backoff=backoff, json=params
+        )
 
     def show(self, object_id: str) -> Any:
         return self._call("GET", self._obj(object_id))

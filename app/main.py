@@ -52,6 +52,8 @@ def host_config(settings: Settings) -> HostConfig:
         delivery_key=delivery_key(host_key),
         trusted_hosts=settings.load_trusted_hosts(),
         require_trusted_hosts=settings.require_trusted_hosts,
+        idempotency_window=settings.idempotency_window_delta(),
+        idempotency_max_keys=settings.idempotency_max_keys,
     )
 
 

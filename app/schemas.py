@@ -160,3 +160,4 @@ class DryRunResult(BaseModel):
     data: dict[str, Any]
     policy: dict[str, Any]
     successor: dict[str, Any]
+    requests: list[dict[str, Any]] | None = None  # idempotency records, when there are any

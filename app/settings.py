@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -10,9 +11,19 @@ import yaml
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from policies import MAX_BUNDLE_BYTES, HostLimits, InputLimits, TrustStore
+from policies import (
+    MAX_BUNDLE_BYTES,
+    HostLimits,
+    InputLimits,
+    PolicyError,
+    TrustStore,
+    parse_duration,
+)
 
 _INPUTS = InputLimits()  # the engine's defaults, which the settings below start from
+# Idempotency records are state every keyed turn rewrites: both bounds keep that cost finite.
+MAX_IDEMPOTENCY_WINDOW = timedelta(days=30)
+MAX_IDEMPOTENCY_KEYS = 4096
 
 
 class SettingsError(RuntimeError):
@@ -84,6 +95,16 @@ class Settings(BaseSettings):
         description="set by `resident dev` only: the console's dev sign-in hands this token to "
         "browsers on loopback; unset, the dev sign-in route does not exist",
     )
+    idempotency_window: str = Field(
+        default="24h",
+        description="how long an object remembers an idempotency key (Go or ISO 8601 duration)",
+    )
+    idempotency_max_keys: int = Field(
+        default=256,
+        ge=1,
+        le=MAX_IDEMPOTENCY_KEYS,
+        description="idempotency keys remembered per object; the oldest is dropped first",
+    )
     dapr_http_port: int = Field(
         default=3500, validation_alias=AliasChoices("DAPR_HTTP_PORT", "RESIDENT_DAPR_HTTP_PORT")
     )
@@ -93,6 +114,19 @@ class Settings(BaseSettings):
     @property
     def host_key_path(self) -> Path:
         return self.host_key or self.home / "host-key.pem"
+
+    def idempotency_window_delta(self) -> timedelta:
+        """RESIDENT_IDEMPOTENCY_WINDOW as a duration, at most `MAX_IDEMPOTENCY_WINDOW`."""
+        try:
+            window = parse_duration(self.idempotency_window, field="RESIDENT_IDEMPOTENCY_WINDOW")
+        except PolicyError as exc:
+            raise SettingsError(exc.message) from exc
+        if window > MAX_IDEMPOTENCY_WINDOW:
+            raise SettingsError(
+                f"RESIDENT_IDEMPOTENCY_WINDOW={self.idempotency_window} is longer than "
+                f"{MAX_IDEMPOTENCY_WINDOW.days} days"
+            )
+        return window
 
     def load_trusted_hosts(self) -> TrustStore | None:
         """None when unset: every bundle's signer is then recorded as untrusted."""

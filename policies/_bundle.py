@@ -25,7 +25,7 @@ import base64
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -68,9 +68,13 @@ _FIELDS = {
     "exported_at": str,
     "signature": str,
 }
-_OPTIONAL_FIELDS = {"policies": list, "hosts": dict}
+# Optional fields. `policies`: every policy version the object ran under; `hosts`: the keys
+# that signed its entries; `requests`: the object's idempotency records (absent when it has
+# none; their shape is checked by the importing actor).
+_OPTIONAL_FIELDS = {"policies": list, "hosts": dict, "requests": list}
 MAX_POLICY_VERSIONS = 256
 MAX_HOST_KEYS = 64
+MAX_BUNDLE_REQUESTS = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +94,7 @@ class VerifiedBundle:
     hosts: dict[str, dict[str, Any]]
     replay: ReplayReport
     signatures: SignatureReport
+    requests: list[Any] = field(default_factory=list)  # checked by the importing actor
 
     @property
     def last(self) -> dict[str, Any]:
@@ -118,6 +123,7 @@ def build_bundle(
     now: datetime | None = None,
     policies: Sequence[str] = (),
     hosts: Mapping[str, Mapping[str, Any]] | None = None,
+    requests: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
     """The signed bundle of an object; `lineage` must already end with its `export` entry.
     `policies`: every policy version the object ran under (the current one is added);
@@ -136,6 +142,8 @@ def build_bundle(
         "policies": list(dict.fromkeys([*policies, policy_jws])),
         "hosts": {kid: dict(jwk) for kid, jwk in (hosts or {}).items()},
     }
+    if requests:
+        bundle["requests"] = list(requests)
     jwk = {k: v for k, v in key.public_jwk.items() if k != "iss"}
     headers = {"kid": key.kid, "typ": BUNDLE_TYP, "jwk": jwk}
     compact = jwt.PyJWS().encode(
@@ -183,12 +191,19 @@ def parse_bundle(
         raise InvalidBundle(f"bundle is for object {bundle['object_id']!r}, not {object_id!r}")
     if not bundle["lineage"]:
         raise InvalidBundle("bundle lineage is empty")
+    _check_optional(bundle)
+    return bundle
+
+
+def _check_optional(bundle: Mapping[str, Any]) -> None:
+    """Bounds on the optional fields: each is hostile input until checked."""
     policies, hosts = bundle.get("policies", []), bundle.get("hosts", {})
     if len(policies) > MAX_POLICY_VERSIONS or not all(isinstance(p, str) for p in policies):
         raise InvalidBundle(f"`policies` must be at most {MAX_POLICY_VERSIONS} signed policies")
     if len(hosts) > MAX_HOST_KEYS or not all(isinstance(k, dict) for k in hosts.values()):
         raise InvalidBundle(f"`hosts` must map at most {MAX_HOST_KEYS} key ids to public JWKs")
-    return bundle
+    if len(bundle.get("requests", ())) > MAX_BUNDLE_REQUESTS:
+        raise InvalidBundle(f"bundle carries over {MAX_BUNDLE_REQUESTS} request records")
 
 
 def _check_chain(bundle: Mapping[str, Any]) -> None:
@@ -322,6 +337,7 @@ def verify_bundle(
         hosts=hosts,
         replay=report,
         signatures=signatures,
+        requests=list(bundle.get("requests", [])),
     )
 
 

@@ -54,3 +54,12 @@ def test_a_host_key_is_generated_only_when_asked(tmp_path: Path) -> None:
     assert not path.exists()
     made = ensure_host_key(path, generate=True)
     assert ensure_host_key(path).public_jwk == made.public_jwk  # every replica reads the same
+
+
+def test_the_idempotency_window_is_a_bounded_duration() -> None:
+    assert Settings().idempotency_window_delta() == timedelta(hours=24)
+    assert Settings(idempotency_window="90s").idempotency_window_delta() == timedelta(seconds=90)
+    with pytest.raises(SettingsError, match="longer than 30 days"):
+        Settings(idempotency_window="800h").idempotency_window_delta()
+    with pytest.raises(SettingsError, match="RESIDENT_IDEMPOTENCY_WINDOW"):
+        Settings(idempotency_window="soon").idempotency_window_delta()

@@ -17,6 +17,7 @@ from ..bodies import parse_json, read_body
 from ..deps import IndexDep, InputsDep, ObjectsDep, SettingsDep, TokenDep, take
 from ..errors import ApiError
 from ..etag import conditional
+from ..idempotency import IdempotencyKeyDep, answer
 from ..schemas import (
     CommandResult,
     CycleResult,
@@ -111,21 +112,33 @@ async def run_command(
     object_id: ObjectId,
     name: CommandName,
     request: Request,
+    response: Response,
     token: TokenDep,
     objects: ObjectsDep,
     settings: SettingsDep,
     inputs: InputsDep,
+    key: IdempotencyKeyDep,
 ) -> dict[str, Any]:
+    """With `Idempotency-Key`, a retry gets the first result and applies nothing."""
     body = await _read_body(request, settings)
     params = parse_json(body, inputs, what="params", code="invalid_request") if body.strip() else {}
     if not isinstance(params, dict):
         raise ApiError("invalid_params", "the command's params must be a JSON object")
-    return await objects.command(object_id, name, params, token=token)
+    result = await objects.command(object_id, name, params, token=token, idempotency_key=key)
+    return answer(result, response)
 
 
 @router.post("/{object_id}/evaluate", response_model=CycleResult, summary="Run a cycle now")
-async def evaluate(object_id: ObjectId, token: TokenDep, objects: ObjectsDep) -> dict[str, Any]:
-    return await objects.evaluate(object_id, token=token)
+async def evaluate(
+    object_id: ObjectId,
+    response: Response,
+    token: TokenDep,
+    objects: ObjectsDep,
+    key: IdempotencyKeyDep,
+) -> dict[str, Any]:
+    """With `Idempotency-Key`, a retry gets the first cycle's result and runs no other."""
+    result = await objects.evaluate(object_id, token=token, idempotency_key=key)
+    return answer(result, response)
 
 
 @router.get(

@@ -85,6 +85,7 @@ export interface DryRunResult {
   data: Record<string, unknown>;
   policy: Record<string, unknown>;
   successor: Record<string, unknown>;
+  requests?: Array<Record<string, unknown>> | null;
 }
 
 /** Why the object refused; `code` is stable (see README, "Errors"). */

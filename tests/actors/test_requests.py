@@ -1,12 +1,15 @@
-"""A command delivered twice (daprd retries actor calls across rebalances) is applied once.
+"""Idempotency keys: a repeated keyed request is applied once, within the host's window.
 
-The HTTP API gives every command a fresh `request_id`; the object records the outcome in the
-same transaction and answers a second delivery with it, even from a new activation.
+The HTTP API gives every command a key (the caller's `Idempotency-Key`, else a fresh one); the
+object records the outcome in the same transaction and answers a repeat with it, even from a
+new activation (daprd re-delivers a call after a rebalance).
 """
 
 from __future__ import annotations
 
+import json
 import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -16,6 +19,31 @@ from policies import TrustStore, sign_policy, sign_token
 from tests.actors.fakes import InMemorySidecar, object_on
 from tests.actors.test_failed_turns import COUNTER, KEY, stored
 
+GATED = {
+    **COUNTER,
+    "permissions": {"read": "true", "amend": "true", "evaluate": "true"},
+    "commands": {
+        "increment": {"do": [{"set": {"count": "data.count + 1"}}]},
+        "add": {
+            "params": {"by": "integer"},
+            "when": "params.by > 0",
+            "do": [{"set": {"count": "data.count + params.by"}}],
+        },
+    },
+}
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.moment = datetime.now(UTC)
+
+    def now(self) -> datetime:
+        return self.moment
+
+
+def record_keys(sidecar: InMemorySidecar) -> list[str]:
+    return [k for k in sidecar.state if k.startswith("ResidentObject||counter-1||request-")]
+
 
 def token(sub: str = "ops") -> str:
     now = int(time.time())
@@ -23,53 +51,158 @@ def token(sub: str = "ops") -> str:
     return sign_token(claims, KEY)
 
 
-def activation(sidecar: InMemorySidecar) -> ResidentObject:
-    host = HostConfig(trust=TrustStore.from_jwks({"keys": [KEY.public_jwk]}))
-    return object_on(sidecar, host, "counter-1")
+def activation(sidecar: InMemorySidecar, **host: Any) -> ResidentObject:
+    config = HostConfig(trust=TrustStore.from_jwks({"keys": [KEY.public_jwk]}), **host)
+    return object_on(sidecar, config, "counter-1")
 
 
-async def command(actor: ResidentObject, request_id: object, **extra: Any) -> dict[str, Any]:
-    request = {"name": "increment", "params": {}, "token": token(), "request_id": request_id}
-    result = await actor.command({**request, **extra})
+async def saved(result: Any, actor: ResidentObject) -> dict[str, Any]:
     await actor._on_post_actor_method_internal(None)  # type: ignore[arg-type]  # SDK's save
+    assert isinstance(result, dict)
     return result
 
 
-async def installed() -> tuple[InMemorySidecar, ResidentObject]:
+async def command(actor: ResidentObject, key: object, **extra: Any) -> dict[str, Any]:
+    request = {"name": "increment", "params": {}, "token": token(), "idempotency_key": key}
+    return await saved(await actor.command({**request, **extra}), actor)
+
+
+async def installed(**host: Any) -> tuple[InMemorySidecar, ResidentObject]:
     sidecar = InMemorySidecar()
-    actor = activation(sidecar)
-    assert "error" not in await actor.install_policy(
-        {"policy": sign_policy(COUNTER, KEY), "token": token()}
-    )
+    actor = activation(sidecar, **host)
+    result = await actor.install_policy({"policy": sign_policy(GATED, KEY), "token": token()})
+    assert "error" not in await saved(result, actor)
     return sidecar, actor
 
 
-async def test_a_second_delivery_returns_the_first_outcome_and_applies_nothing() -> None:
+async def test_a_repeat_returns_the_first_outcome_and_applies_nothing() -> None:
     sidecar, actor = await installed()
     first = await command(actor, "r-1")
     again = await command(activation(sidecar), "r-1")  # e.g. retried on another replica
+    assert again == {**first, "replayed": True}
     assert again["seq"] == first["seq"] == 3
-    assert again["replayed"] is True
     assert stored(sidecar, "data") == {"count": 1}
     assert stored(sidecar, "meta")["seq"] == 3
     assert (await command(actor, "r-2"))["seq"] == 4
     assert stored(sidecar, "data") == {"count": 2}
 
 
-async def test_an_id_is_per_caller_and_bound_to_its_request() -> None:
+async def test_request_id_is_the_keys_older_name() -> None:
+    sidecar, actor = await installed()
+    first = await command(actor, None, request_id="r-1")
+    again = await command(actor, "r-1")
+    assert again == {**first, "replayed": True}
+    refused = await command(actor, "r-1", request_id="r-2")
+    assert refused["error"]["code"] == "invalid_request"
+    assert stored(sidecar, "data") == {"count": 1}
+
+
+async def test_a_key_is_per_caller_and_bound_to_its_request() -> None:
     sidecar, actor = await installed()
     await command(actor, "r-1")
     other = await command(actor, "r-1", token=token("someone-else"))
-    assert "replayed" not in other  # another caller's id space: applied
+    assert "replayed" not in other  # another caller's keys: applied
     assert stored(sidecar, "data") == {"count": 2}
-    reused = await command(actor, "r-1", params={"unexpected": 1})
-    assert reused["error"]["code"] in {"conflict", "invalid_params"}
+    reused = await command(actor, "r-1", name="add", params={"by": 5})
+    assert reused["error"]["code"] == "idempotency_key_reused"
+    assert "different request" in reused["error"]["message"]
     assert stored(sidecar, "data") == {"count": 2}
 
 
-@pytest.mark.parametrize("bad", [5, "", "x" * 129])
-async def test_a_malformed_request_id_is_refused(bad: object) -> None:
+async def test_a_refused_command_is_not_remembered_so_its_fix_may_reuse_the_key() -> None:
+    sidecar, actor = await installed()
+    refused = await command(actor, "k-1", name="add", params={"by": 0})
+    assert refused["error"]["code"] == "forbidden"
+    fixed = await command(actor, "k-1", name="add", params={"by": 2})
+    assert fixed["applied"] is True
+    assert "replayed" not in fixed
+    assert stored(sidecar, "data") == {"count": 2}
+
+
+async def test_keys_expire_after_the_hosts_window() -> None:
+    clock = FakeClock()
+    window = timedelta(seconds=30)
+    sidecar, actor = await installed(clock=clock, idempotency_window=window)
+    first = await command(actor, "k-1")
+    clock.moment += window  # still inside: the window's last instant
+    assert (await command(actor, "k-1"))["replayed"] is True
+    clock.moment += timedelta(milliseconds=1)
+    after = await command(actor, "k-1")
+    assert "replayed" not in after
+    assert after["seq"] == first["seq"] + 1
+    assert stored(sidecar, "data") == {"count": 2}
+    clock.moment += window * 2
+    assert "replayed" not in await command(actor, "k-1", name="add", params={"by": 3})
+    assert stored(sidecar, "data") == {"count": 5}
+
+
+async def test_at_most_max_keys_are_kept_the_oldest_dropped_first() -> None:
+    clock = FakeClock()
+    sidecar, actor = await installed(clock=clock, idempotency_max_keys=3)
+    for n in range(4):
+        await command(actor, f"k-{n}")
+        clock.moment += timedelta(seconds=1)
+    assert len(record_keys(sidecar)) == 3  # the dropped record is deleted, not only unlisted
+    for n in (1, 2, 3):
+        assert (await command(actor, f"k-{n}"))["replayed"] is True
+    assert "replayed" not in await command(actor, "k-0")  # forgotten: applied again
+    assert stored(sidecar, "data") == {"count": 5}
+
+
+async def test_a_keyed_evaluate_runs_one_cycle() -> None:
+    sidecar, actor = await installed()
+    request = {"token": token(), "idempotency_key": "e-1"}
+    first = await saved(await actor.evaluate(request), actor)
+    assert first["cycle"] == 1
+    again = await saved(await actor.evaluate(request), activation(sidecar))
+    assert again == {**first, "replayed": True}
+    assert stored(sidecar, "meta")["cycles"] == 1
+    reused = await command(actor, "e-1")
+    assert reused["error"]["code"] == "idempotency_key_reused"
+
+
+@pytest.mark.parametrize("bad", [5, "", "x" * 129, "with space", 'quo"te', "new\nline", "é"])
+async def test_a_malformed_key_is_refused(bad: object) -> None:
     sidecar, actor = await installed()
     refused = await command(actor, bad)
     assert refused["error"]["code"] == "invalid_request"
+    assert "idempotency_key" in refused["error"]["message"]
+    assert stored(sidecar, "data") == {"count": 0}
+
+
+TICKET = {
+    **COUNTER,
+    "objects": ["ticket-*"],
+    "permissions": {"read": "true", "amend": "true", "event": "true"},
+    "workflow": {
+        "initial": "open",
+        "states": {
+            "open": {"transitions": [{"to": "closed", "on": "close"}]},
+            "closed": {"terminal": True},
+        },
+    },
+}
+
+
+async def test_a_keyed_workflow_event_moves_once_and_a_retry_gets_its_result() -> None:
+    sidecar = InMemorySidecar()
+    host = HostConfig(trust=TrustStore.from_jwks({"keys": [KEY.public_jwk]}))
+    actor = object_on(sidecar, host, "ticket-1")
+    installing = {"policy": sign_policy(TICKET, KEY), "token": token()}
+    assert "error" not in await saved(await actor.install_policy(installing), actor)
+    event = {"name": "close", "params": {}, "token": token(), "idempotency_key": "close-1"}
+    first = await saved(await actor.command(event), actor)
+    assert first["result"]["state"] == "closed"
+    again = await saved(await actor.command(event), actor)  # unkeyed: 409, `closed` is terminal
+    assert again == {**first, "replayed": True}
+    meta = json.loads(sidecar.state["ResidentObject||ticket-1||meta"])
+    assert meta["seq"] == first["seq"]
+    unkeyed = await saved(await actor.command({**event, "idempotency_key": None}), actor)
+    assert unkeyed["error"]["code"] == "conflict"
+
+
+async def test_params_that_are_not_plain_json_are_a_clear_refusal() -> None:
+    sidecar, actor = await installed()
+    refused = await command(actor, "k-1", name="add", params={"by": float("nan")})
+    assert refused["error"]["code"] in {"invalid_request", "invalid_params"}
     assert stored(sidecar, "data") == {"count": 0}

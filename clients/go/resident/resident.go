@@ -84,6 +84,7 @@ type DryRunResult struct {
 	Data      map[string]any   `json:"data"`
 	Policy    map[string]any   `json:"policy"`
 	Successor map[string]any   `json:"successor"`
+	Requests  []map[string]any `json:"requests,omitempty"`
 	Error     *ErrorDetail     `json:"error,omitempty"` // set when refused
 }
 

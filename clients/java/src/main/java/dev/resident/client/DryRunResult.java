@@ -26,5 +26,6 @@ public record DryRunResult(
     @JsonProperty("data") Map<String, Object> data,
     @JsonProperty("policy") Map<String, Object> policy,
     @JsonProperty("successor") Map<String, Object> successor,
+    @JsonProperty("requests") List<Map<String, Object>> requests,
     @JsonProperty("error") ErrorDetail error
 ) {}
