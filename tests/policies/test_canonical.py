@@ -36,7 +36,7 @@ def _reference(value: Any) -> bytes | type[BaseException]:
         return type(exc)
 
 
-@settings(max_examples=800)
+@settings(max_examples=1000)
 @given(values)
 def test_the_fast_path_writes_exactly_what_rfc8785_writes(value: Any) -> None:
     expected = _reference(value)
@@ -55,7 +55,8 @@ def test_the_fast_path_writes_exactly_what_rfc8785_writes(value: Any) -> None:
         [MAX_SAFE_INTEGER, -MAX_SAFE_INTEGER],
         [MAX_SAFE_INTEGER + 1],
         {"c": '\x00\x01\x1f\x7f\b\f\n\r\t"\\/ é ☃'},
-        [35.0, 0.1, 1e21, -0.0],
+        [35.0, 0.1, 1e21, -0.0, 2.0**53, 2.0**60, 1e-4, 9.999999999999999e-05, 1e16],
+        [9999999999999998.0, 123456789.123, 5e-324, 1.7976931348623157e308, 1 / 3],
         {"b": True, "n": None, "z": False},
     ],
 )
