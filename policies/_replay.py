@@ -90,20 +90,26 @@ class _Mismatch(Exception):
 def _same(a: Any, b: Any) -> bool:
     """JSON equality: numbers by value (35 == 35.0, as JSON has one number type), but a bool
     is never a number and a string never anything else. Replay compares every recorded
-    field, so this is on its hot path (canonical encoding both sides cost half of replay)."""
-    if isinstance(a, bool) or isinstance(b, bool):
-        return type(a) is type(b) and a == b
-    if isinstance(a, int | float):
-        return isinstance(b, int | float) and a == b
-    if isinstance(a, dict):
-        return (
-            isinstance(b, dict)
-            and a.keys() == b.keys()
-            and all(_same(value, b[key]) for key, value in a.items())
-        )
-    if isinstance(a, list):
-        return isinstance(b, list) and len(a) == len(b) and all(map(_same, a, b))
-    return type(a) is type(b) and a == b
+    field, so this is on its hot path: dispatch on exact types, strings compared inline."""
+    ta, tb = type(a), type(b)
+    if ta is dict:
+        if tb is not dict or a.keys() != b.keys():
+            return False
+        for key, value in a.items():
+            other = b[key]
+            if type(value) is str:
+                if type(other) is not str or value != other:
+                    return False
+            elif not _same(value, other):
+                return False
+        return True
+    if ta is list:
+        return tb is list and len(a) == len(b) and all(map(_same, a, b))
+    if ta is str or tb is str or ta is bool or tb is bool or a is None or b is None:
+        return ta is tb and a == b
+    if (ta is int or ta is float) and (tb is int or tb is float):
+        return bool(a == b)
+    return False  # anything else is not JSON
 
 
 class _Replayer:

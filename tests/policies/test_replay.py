@@ -256,3 +256,24 @@ def test_entry_signatures_name_their_host_and_detect_tampering() -> None:
     impostor = generate_key()  # a carried key under another key's name does not count
     lying = {EntrySigner(HOST).kid: EntrySigner(impostor).jwk}
     assert not check_entry_signatures(entries, trusted={}, carried=lying).ok
+
+
+@pytest.mark.parametrize(
+    ("recorded", "produced", "same"),
+    [
+        ({"v": 35}, {"v": 35.0}, True),  # one JSON number: the store writes 35.0 as 35
+        ({"v": True}, {"v": 1}, False),  # a bool is never a number
+        ({"v": 0}, {"v": False}, False),
+        ({"v": None}, {"v": 0}, False),
+        ({"v": "1"}, {"v": 1}, False),
+        ([1, 2], [1, 2, 3], False),
+        ({"a": 1}, {"b": 1}, False),
+        ([{"op": "set", "path": "p", "value": [1, {"x": "y"}]}],
+         [{"op": "set", "path": "p", "value": [1.0, {"x": "y"}]}], True),
+    ],
+)  # fmt: skip
+def test_replay_compares_records_as_json_values(recorded: Any, produced: Any, same: bool) -> None:
+    from policies._replay import _same
+
+    assert _same(recorded, produced) is same
+    assert _same(produced, recorded) is same
