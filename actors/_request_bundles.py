@@ -39,7 +39,7 @@ CLOCK_ALLOWANCE = timedelta(minutes=5)
 async def exported(store: RecordStore, *, now: datetime, window: timedelta) -> list[dict[str, Any]]:
     """The live records as a bundle carries them, oldest first."""
     horizon = millis(now - window)
-    index = RequestIndex.from_state(await store.request_index())
+    index = await store.request_index()
     rids = [entry.rid for entry in index.entries() if entry.at >= horizon]
     records = await asyncio.gather(*(store.request_record(rid) for rid in rids))
     return [{f: r.get(f) for f in BUNDLED_FIELDS} for r in records if r is not None]
@@ -93,11 +93,11 @@ async def stage_imported(
             entry, horizon=millis(now - window), max_keys=max_keys, max_bytes=MAX_TABLE_BYTES
         )
     kept = {entry.rid for entry in index.entries()}
-    previous = RequestIndex.from_state(await store.request_index()).entries()
+    previous = (await store.request_index()).entries()
     await store.forget_request_records(e.rid for e in previous if e.rid not in kept)
     for rid in kept:
         await store.stage_request_record(rid, records[rid])
-    await store.stage_request_index(index.to_state())
+    await store.stage_request_index(index)
 
 
 def check_records(raw: list[Any], *, last_seq: int, now: datetime) -> None:

@@ -63,6 +63,12 @@ class RequestIndex:
             return cls()
         return cls(int(value[:HEADER_LENGTH], 16), value[HEADER_LENGTH:])
 
+    def followed_by(self, tail: RequestIndex) -> RequestIndex:
+        """This index with `tail`'s entries after its own (the stored base and its tail)."""
+        if not tail.text:
+            return self
+        return RequestIndex(self.total + tail.total, self.text + tail.text)
+
     def to_state(self) -> str:
         return f"{self.total:012x}{self.text}"
 

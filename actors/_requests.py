@@ -16,7 +16,8 @@ outcomes, the oldest dropped first. They travel in export bundles (actors._porta
 
 Each record is its own state key, written once; an index (actors._request_index, cached for
 the activation) says which exist, so a keyed turn reads nothing more than an unkeyed one and
-writes one small record plus the index text, whatever the number of records.
+writes one small record plus the index's tail (actors._state): appends go to the tail, and the
+object compacts in batches, at `max_keys + max_keys // 8` records, back to `max_keys`.
 """
 
 from __future__ import annotations
@@ -33,6 +34,9 @@ from ._errors import BadRequestError, ObjectError
 from ._request_index import RID_LENGTH, Entry, RequestIndex
 
 REQUESTS_KEY = "requests"
+REQUESTS_TAIL_KEY = "requests-tail"
+# Entries appended to the index's tail before the base is rewritten (actors._state).
+TAIL_ENTRIES = 32
 MAX_RECORDS = 256
 WINDOW = timedelta(hours=24)
 MAX_KEY_LENGTH = 128
@@ -114,9 +118,9 @@ def size_of(outcome: Mapping[str, Any]) -> int:
 class RecordStore(Protocol):
     """Where the records live (actors._state.ObjectStore)."""
 
-    async def request_index(self) -> object: ...
+    async def request_index(self) -> RequestIndex: ...
 
-    async def stage_request_index(self, index: str) -> None: ...
+    async def stage_request_index(self, index: RequestIndex) -> None: ...
 
     async def request_record(self, rid: str) -> dict[str, Any] | None: ...
 
@@ -149,7 +153,7 @@ class KeyedRequest:
     ) -> KeyedRequest:
         iss, sub = str(caller.get("iss", "")), str(caller.get("sub", ""))
         identity = {"iss": iss, "sub": sub, "key": key, "fingerprint": fingerprint}
-        index = RequestIndex.from_state(await store.request_index())
+        index = await store.request_index()
         return cls(store, record_id(iss, sub, key), identity, index, window, max_keys)
 
     async def replay(self, *, now: datetime) -> dict[str, Any] | None:
@@ -173,13 +177,23 @@ class KeyedRequest:
         """Stage the record beside the turn's other writes (one transaction); drop the
         expired records and the oldest beyond the bounds."""
         new = Entry(self.rid, millis(now), size_of(outcome))
-        kept, dropped = self.index.appended(
-            new,
-            horizon=millis(now - self.window),
-            max_keys=self.max_keys,
-            max_bytes=MAX_TABLE_BYTES,
-        )
+        slack = self.max_keys // 8
+        if len(self.index) < self.max_keys + slack and self.index.total + new.size <= (
+            MAX_TABLE_BYTES
+        ):
+            # Only append: the index's front stays as stored, so the store rewrites just its
+            # tail. Expired records wait for the next compaction (lookups ignore them).
+            kept, dropped = self.index.appended(
+                new, horizon=0, max_keys=self.max_keys + slack, max_bytes=MAX_TABLE_BYTES
+            )
+        else:  # compact: drop the expired, then the oldest down to the bounds
+            kept, dropped = self.index.appended(
+                new,
+                horizon=millis(now - self.window),
+                max_keys=self.max_keys,
+                max_bytes=MAX_TABLE_BYTES,
+            )
         record = {**self.identity, "outcome": dict(outcome), "at": stamp(now)}
         await self.store.stage_request_record(self.rid, record)
         await self.store.forget_request_records(dropped)
-        await self.store.stage_request_index(kept.to_state())
+        await self.store.stage_request_index(kept)

@@ -19,7 +19,8 @@ from dapr.actor.runtime.state_change import StateChangeKind
 from dapr.actor.runtime.state_manager import ActorStateManager
 
 from ._errors import ObjectUnavailableError
-from ._requests import REQUESTS_KEY
+from ._request_index import ENTRY_LENGTH, RequestIndex
+from ._requests import REQUESTS_KEY, REQUESTS_TAIL_KEY, TAIL_ENTRIES
 from ._turnlock import fenced
 
 POLICY_KEY = "policy"
@@ -90,6 +91,8 @@ class ObjectStore:
         self._state = state
         self._object_id = object_id
         self._written_entries: list[str] = []
+        # (stored base, parsed base) of the request index.
+        self._index_memo: tuple[object, RequestIndex] | None = None
 
     async def load(self) -> StoredObject | None:
         """The object, or None when no policy was ever installed."""
@@ -158,13 +161,34 @@ class ObjectStore:
 
     # --- idempotency records (actors._requests) -------------------------------------------
 
-    async def request_index(self) -> object:
-        """The stored index of the remembered requests (actors._request_index), or None."""
-        found, index = await self._state.try_get_state(REQUESTS_KEY)
-        return index if found else None
+    async def request_index(self) -> RequestIndex:
+        """The index of the remembered requests (actors._request_index): the stored base
+        (`REQUESTS_KEY`) followed by its tail (`REQUESTS_TAIL_KEY`). The base is parsed once
+        per stored value (the SDK's cache hands back the same string until a turn writes a
+        new one); the tail is a few entries."""
+        _, base = await self._state.try_get_state(REQUESTS_KEY)
+        _, tail = await self._state.try_get_state(REQUESTS_TAIL_KEY)
+        memo = self._index_memo
+        if memo is None or memo[0] is not base:
+            memo = self._index_memo = (base, RequestIndex.from_state(base))
+        return memo[1].followed_by(RequestIndex.from_state(tail))
 
-    async def stage_request_index(self, index: str) -> None:
-        await self._state.set_state(REQUESTS_KEY, index)
+    async def stage_request_index(self, index: RequestIndex) -> None:
+        """Stage `index`. A keyed turn usually only appends: then only the tail is rewritten
+        (a few entries), not the whole index; anything else rewrites the base and empties the
+        tail. Rewriting 8 KiB of index on every keyed command was most of its extra cost."""
+        base = self._index_memo[1] if self._index_memo is not None else None
+        added = len(index.text) - (len(base.text) if base is not None else 0)
+        if (
+            base is not None
+            and 0 <= added <= TAIL_ENTRIES * ENTRY_LENGTH
+            and (index.text.startswith(base.text))
+        ):
+            tail = RequestIndex(index.total - base.total, index.text[len(base.text) :])
+            await self._state.set_state(REQUESTS_TAIL_KEY, tail.to_state())
+            return
+        await self._state.set_state(REQUESTS_KEY, index.to_state())
+        await self._state.set_state(REQUESTS_TAIL_KEY, RequestIndex().to_state())
 
     async def request_record(self, rid: str) -> dict[str, Any] | None:
         found, record = await self._state.try_get_state(request_key(rid))
@@ -190,6 +214,7 @@ class ObjectStore:
         values would otherwise be saved by the next successful turn.
         """
         self._written_entries = []
+        self._index_memo = None
         await self._state.clear_cache()
 
     async def read_entries(self, first: int, last: int) -> list[dict[str, Any]]:

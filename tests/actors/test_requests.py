@@ -206,3 +206,27 @@ async def test_params_that_are_not_plain_json_are_a_clear_refusal() -> None:
     refused = await command(actor, "k-1", name="add", params={"by": float("nan")})
     assert refused["error"]["code"] in {"invalid_request", "invalid_params"}
     assert stored(sidecar, "data") == {"count": 0}
+
+
+async def test_a_keyed_command_rewrites_only_the_index_tail_until_it_compacts() -> None:
+    """Appends go to a small tail; the base index is rewritten only when the tail is full or
+    the object compacts, at `max_keys + max_keys // 8` records, back down to `max_keys`."""
+    clock = FakeClock()
+    sidecar, actor = await installed(clock=clock, idempotency_max_keys=64)  # slack 8
+    base_key, tail_key = (f"ResidentObject||counter-1||{k}" for k in ("requests", "requests-tail"))
+    base_writes = tail_writes = 0
+    for n in range(200):
+        clock.moment += timedelta(seconds=1)
+        before = (sidecar.state.get(base_key), sidecar.state.get(tail_key))
+        await command(actor, f"k-{n}")
+        base_writes += sidecar.state.get(base_key) != before[0]
+        tail_writes += sidecar.state.get(tail_key) != before[1]
+        assert 1 <= len(record_keys(sidecar)) <= 64 + 8
+    assert tail_writes == 200
+    assert base_writes <= 200 // 8 + 1  # about once per compaction or full tail
+    kept = len(record_keys(sidecar))
+    assert 64 <= kept <= 72
+    fresh = activation(sidecar, clock=clock, idempotency_max_keys=64)
+    for n in range(200 - kept, 200):  # the newest are all remembered, from a new activation
+        assert (await command(fresh, f"k-{n}"))["replayed"] is True, n
+    assert "replayed" not in await command(fresh, f"k-{199 - kept}")
