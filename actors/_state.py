@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from dapr.actor.runtime.state_change import StateChangeKind
@@ -68,12 +68,18 @@ class Meta:
         return cls(**known)
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        """The fields as a dict, sharing nested values: every turn stages meta, and
+        `dataclasses.asdict`'s deep copy was about 80 µs of it. Safe because nested values
+        (`workflow`, `delivered`, `extra`) are only ever replaced, never changed in place."""
+        return {name: getattr(self, name) for name in _META_FIELDS}
 
     @property
     def previous_entry(self) -> dict[str, Any] | None:
         """What the lineage needs of the last entry to chain the next one."""
         return None if self.seq == 0 else {"seq": self.seq, "hash": self.head}
+
+
+_META_FIELDS = tuple(f.name for f in fields(Meta))
 
 
 @dataclass(slots=True)

@@ -20,11 +20,21 @@ T = TypeVar("T")
 ROOT = Path(__file__).resolve().parent.parent
 
 
+_HANDED_OUT: set[int] = set()
+
+
 def free_port() -> int:
-    """A TCP port on loopback that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A TCP port on loopback that nothing listens on right now, and that this test process
+    has not handed out before: the kernel may give a released port to the next bind(0), so
+    two servers started side by side (an app and a control plane's metrics) could get the
+    same one before either listens."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
 
 
 def eventually(fn: Callable[[], T], *, timeout: float = 10.0, interval: float = 0.05) -> T:
