@@ -19,7 +19,7 @@ import rfc8785
 import yaml
 
 from ._clock import utc_now
-from ._compile import compile_document
+from ._compile import Compiled, compile_document
 from ._errors import (
     InvalidPolicy,
     PolicyExpired,
@@ -30,7 +30,7 @@ from ._errors import (
 )
 from ._flowcheck import yaml_keys
 from ._inputs import InputLimits
-from ._model import parse_document
+from ._model import PolicyDocument, parse_document
 from ._policy import Policy
 from ._signing import (
     POLICY_TYP,
@@ -108,9 +108,18 @@ def sign_policy(
     if key.issuer is not None and doc["iss"] != key.issuer:
         raise InvalidPolicy(f"iss {doc['iss']!r} differs from the key's issuer {key.issuer!r}")
     doc.setdefault("iat", int(utc_now(now).timestamp()))
+    payload, _, _ = _checked_document(doc, inputs)
+    return sign_compact(payload, key, typ=POLICY_TYP)
+
+
+def _checked_document(
+    doc: dict[str, Any], inputs: InputLimits
+) -> tuple[bytes, PolicyDocument, Compiled]:
+    """Everything a host checks of a document before it would load it: the model, plain
+    JSON within `max_policy_bytes`, the counts and lengths of `inputs`, and compiling."""
     parsed = parse_document(doc)
     try:
-        payload = rfc8785.dumps(doc)
+        payload = bytes(rfc8785.dumps(doc))
     except (rfc8785.CanonicalizationError, TypeError) as exc:
         raise InvalidPolicy(f"document is not plain JSON: {exc}") from exc
     if len(payload) > inputs.max_policy_bytes:
@@ -118,8 +127,7 @@ def sign_policy(
             f"document is {len(payload)} bytes; the limit is {inputs.max_policy_bytes}"
         )
     inputs.check_document(parsed)
-    compile_document(parsed)
-    return sign_compact(payload, key, typ=POLICY_TYP)
+    return payload, parsed, compile_document(parsed)
 
 
 def load_policy(
@@ -164,18 +172,9 @@ def draft_policy(document: Mapping[str, Any], *, inputs: InputLimits | None = No
     doc = yaml_keys(document)
     doc.setdefault("iss", "draft")
     doc.setdefault("iat", 0)
-    parsed = parse_document(doc)
-    try:
-        payload = rfc8785.dumps(doc)
-    except (rfc8785.CanonicalizationError, TypeError) as exc:
-        raise InvalidPolicy(f"document is not plain JSON: {exc}") from exc
-    if len(payload) > inputs.max_policy_bytes:
-        raise PolicyTooLarge(
-            f"document is {len(payload)} bytes; the limit is {inputs.max_policy_bytes}"
-        )
-    inputs.check_document(parsed)
+    payload, parsed, compiled = _checked_document(doc, inputs)
     digest = "draft:" + hashlib.sha256(payload).hexdigest()
-    return Policy(jws="", digest=digest, document=parsed, _compiled=compile_document(parsed))
+    return Policy(jws="", digest=digest, document=parsed, _compiled=compiled)
 
 
 def _as_text(jws: Any, limit: int) -> str:
