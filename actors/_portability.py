@@ -226,7 +226,7 @@ async def import_object(turn: Turn, raw: Any, *, caller: Mapping[str, Any]) -> d
     meta.reminder_period_s, meta.reminder_due_at = period.total_seconds(), None
     await workflow.schedule_due(turn, policy, meta, now)  # a pending timeout keeps its time
     await stage_imported(
-        turn.store, bundle.requests, last_seq=int(bundle.last["seq"]), now=now,
+        turn.store, bundle.requests, meta=meta, last_seq=int(bundle.last["seq"]), now=now,
         window=host.idempotency_window, max_keys=host.idempotency_max_keys,
     )  # fmt: skip
     await turn.store.stage(meta=meta, policy_jws=policy.jws, data=bundle.data, entries=entries)

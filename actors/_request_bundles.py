@@ -17,19 +17,22 @@ from typing import Any
 
 from policies import InvalidBundle
 
-from ._request_index import Entry, RequestIndex
+from ._request_index import RequestIndex
 from ._requests import (
     KEY_RULE,
     MAX_TABLE_BYTES,
     RecordStore,
     is_valid_key,
     millis,
+    moment,
     record_id,
     size_of,
     stamp,
 )
+from ._state import Meta, ObjectStore
 
-BUNDLED_FIELDS = ("iss", "sub", "key", "fingerprint", "at", "outcome")
+RECORD_FIELDS = ("iss", "sub", "key", "fingerprint", "outcome")
+BUNDLED_FIELDS = (*RECORD_FIELDS, "at")
 MAX_NAME_LENGTH = 1024
 FINGERPRINT = re.compile(r"[0-9a-f]{64}")
 # How far ahead of the importer's clock a record's time may be (hosts' clocks drift).
@@ -39,10 +42,17 @@ CLOCK_ALLOWANCE = timedelta(minutes=5)
 async def exported(store: RecordStore, *, now: datetime, window: timedelta) -> list[dict[str, Any]]:
     """The live records as a bundle carries them, oldest first."""
     horizon = millis(now - window)
-    index = await store.request_index()
-    rids = [entry.rid for entry in index.entries() if entry.at >= horizon]
-    records = await asyncio.gather(*(store.request_record(rid) for rid in rids))
-    return [{f: r.get(f) for f in BUNDLED_FIELDS} for r in records if r is not None]
+    live = [entry for entry in (await store.request_index()).entries() if entry.at >= horizon]
+    records = await asyncio.gather(*(store.request_record(entry.slot) for entry in live))
+    return [
+        {**{f: record.get(f) for f in RECORD_FIELDS}, "at": stamp(moment(entry.at))}
+        for entry, record in zip(live, records, strict=True)
+        if record is not None and _id_of(record) == entry.rid  # else a slot's stale record
+    ]
+
+
+def _id_of(record: dict[str, Any]) -> str:
+    return record_id(str(record.get("iss")), str(record.get("sub")), str(record.get("key")))
 
 
 def _checked(raw: object, *, index: int, last_seq: int, now: datetime) -> dict[str, Any]:
@@ -70,9 +80,10 @@ def _checked(raw: object, *, index: int, last_seq: int, now: datetime) -> dict[s
 
 
 async def stage_imported(
-    store: RecordStore,
+    store: ObjectStore,
     raw: list[Any],
     *,
+    meta: Meta,
     last_seq: int,
     now: datetime,
     window: timedelta,
@@ -83,21 +94,21 @@ async def stage_imported(
     for position, item in enumerate(raw):
         record = _checked(item, index=position, last_seq=last_seq, now=now)
         records[record_id(record["iss"], record["sub"], record["key"])] = record
-    entries = [
-        Entry(rid, millis(datetime.fromisoformat(r["at"])), size_of(r["outcome"]))
-        for rid, r in records.items()
-    ]
     index = RequestIndex()
-    for entry in sorted(entries, key=lambda e: e.at):  # oldest first, bounded as they come
-        index, _ = index.appended(
-            entry, horizon=millis(now - window), max_keys=max_keys, max_bytes=MAX_TABLE_BYTES
+    arrivals = sorted((millis(datetime.fromisoformat(r["at"])), rid) for rid, r in records.items())
+    for at, rid in arrivals:  # oldest first, bounded as they come: the newest are kept
+        index.record(
+            rid,
+            at=at,
+            size=size_of(records[rid]["outcome"]),
+            horizon=millis(now - window),
+            max_keys=max_keys,
+            max_bytes=MAX_TABLE_BYTES,
         )
-    kept = {entry.rid for entry in index.entries()}
-    previous = (await store.request_index()).entries()
-    await store.forget_request_records(e.rid for e in previous if e.rid not in kept)
-    for rid in kept:
-        await store.stage_request_record(rid, records[rid])
-    await store.stage_request_index(index)
+    kept = {
+        entry.slot: {f: records[entry.rid][f] for f in RECORD_FIELDS} for entry in index.entries()
+    }
+    await store.replace_request_records(index, kept, meta)
 
 
 def check_records(raw: list[Any], *, last_seq: int, now: datetime) -> None:

@@ -1,23 +1,41 @@
-"""The index of an object's idempotency records, kept as one fixed-width text.
+"""The index of an object's idempotency records: which exist, when each was made, where it lies.
 
-Every keyed turn rewrites the index (one entry added, the oldest dropped), so its cost is paid
-on every keyed command. As a JSON object of 256 entries it took 0.4 ms to serialize for the
-state store, about a third of an unkeyed command's whole CPU; as text it is one string to
-copy. Entries are `<record id: 16 hex><time: 11 hex ms since epoch><outcome bytes: 6 hex>`,
-oldest first, after a 12-hex total of the outcomes' bytes; a lookup is a substring search.
-(Every character counts: the text is JSON-escaped three times on its way to the store.)
+Records live in a ring of numbered slots (`request-slot-<n>`): a new record takes a free slot
+or, once the object holds `max_keys`, the oldest record's, so it overwrites what is dropped
+and a keyed command never also deletes. The index is stored in two parts:
+
+- the base (`request-index`), every entry as of the last compaction, rewritten only then;
+- the tail (`Meta.requests_tail`), the entries added since, oldest first. Meta is written by
+  every turn anyway, so recording a key adds no state operation beyond the record itself.
+
+Reading replays the tail over the base: an entry replaces the one that held its slot (and an
+older entry of its id). The object compacts, rewriting the base and emptying the tail, once
+the tail holds `TAIL_ENTRIES` entries or when a record must go without a successor (expired,
+or beyond a bound). An entry is `<record id: 16 hex><time: 11 hex ms since epoch><outcome
+bytes: 6 hex><slot: 3 hex>`; every character counts, as the text is JSON-escaped three times
+on its way to the store. Anything malformed reads as no records (never an error): the store
+is only as trusted as the apps sharing the sidecar.
+
+The parsed index is kept for the activation and changed in place by the turn that records
+(actors._state): a keyed command's bookkeeping is a dictionary lookup and an append.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import OrderedDict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import NamedTuple
 
 RID_LENGTH = 16
 TIME_LENGTH = 11
 SIZE_LENGTH = 6
-ENTRY_LENGTH = RID_LENGTH + TIME_LENGTH + SIZE_LENGTH
+SLOT_LENGTH = 3
+ENTRY_LENGTH = RID_LENGTH + TIME_LENGTH + SIZE_LENGTH + SLOT_LENGTH
 MAX_SIZE = 16**SIZE_LENGTH - 1  # a larger outcome is counted as this (the byte bound still holds)
-HEADER_LENGTH = 12
+SLOTS = 16**SLOT_LENGTH  # the most records an object can be told to keep
+# Entries kept in the tail before the base is rewritten.
+TAIL_ENTRIES = 32
 
 
 def _is_hex(text: str) -> bool:
@@ -30,85 +48,130 @@ def _is_hex(text: str) -> bool:
     return not raw.translate(None, b"0123456789abcdef")
 
 
-@dataclass(frozen=True, slots=True)
-class Entry:
+class Entry(NamedTuple):
     rid: str
     at: int  # milliseconds since the epoch
-    size: int  # bytes of the recorded outcome's JSON
+    size: int  # bytes of the recorded outcome's JSON, at most MAX_SIZE
+    slot: int
+    text: str  # as stored: a rewritten base joins these (formatting them anew cost 17 µs)
+
+    @classmethod
+    def make(cls, rid: str, at: int, size: int, slot: int) -> Entry:
+        size = min(size, MAX_SIZE)
+        return cls(rid, at, size, slot, f"{rid}{at:011x}{size:06x}{slot:03x}")
 
 
-def _entry(text: str, start: int) -> Entry:
-    at = start + RID_LENGTH
-    size = at + TIME_LENGTH
-    return Entry(text[start:at], int(text[at:size], 16), int(text[size : start + ENTRY_LENGTH], 16))
-
-
-def _text(entry: Entry) -> str:
-    return f"{entry.rid}{entry.at:011x}{min(entry.size, MAX_SIZE):06x}"
+def _entries(text: object) -> Iterator[Entry]:
+    """The entries of a stored base or tail; none when it is not one."""
+    if not isinstance(text, str) or len(text) % ENTRY_LENGTH or not _is_hex(text):
+        return
+    for start in range(0, len(text), ENTRY_LENGTH):
+        at = start + RID_LENGTH
+        size = at + TIME_LENGTH
+        slot = size + SIZE_LENGTH
+        end = start + ENTRY_LENGTH
+        yield Entry(
+            text[start:at],
+            int(text[at:size], 16),
+            int(text[size:slot], 16),
+            int(text[slot:end], 16),
+            text[start:end],
+        )
 
 
 @dataclass(frozen=True, slots=True)
-class RequestIndex:
-    """Which records exist, when each was made and how large it is; oldest first."""
+class Placement:
+    """What recording one entry changes in the store: the slot its record goes to, the slots
+    whose records are dropped without a successor, the base when it is rewritten (None: kept)
+    and the tail."""
 
-    total: int = 0
-    text: str = ""
+    slot: int
+    freed: list[int]
+    base: str | None
+    tail: str
+
+
+@dataclass(slots=True)
+class RequestIndex:
+    """Which records exist, oldest first, and which slot each is in."""
+
+    _by_rid: OrderedDict[str, Entry] = field(default_factory=OrderedDict)
+    _by_slot: dict[int, str] = field(default_factory=dict)
+    total: int = 0  # bytes of the recorded outcomes
+    tail: str = ""
 
     @classmethod
-    def from_state(cls, value: object) -> RequestIndex:
-        """The stored index; empty when absent or of an older format (a JSON object)."""
-        if not isinstance(value, str) or len(value) < HEADER_LENGTH:
-            return cls()
-        if (len(value) - HEADER_LENGTH) % ENTRY_LENGTH or not _is_hex(value):
-            return cls()
-        return cls(int(value[:HEADER_LENGTH], 16), value[HEADER_LENGTH:])
-
-    def followed_by(self, tail: RequestIndex) -> RequestIndex:
-        """This index with `tail`'s entries after its own (the stored base and its tail)."""
-        if not tail.text:
-            return self
-        return RequestIndex(self.total + tail.total, self.text + tail.text)
-
-    def to_state(self) -> str:
-        return f"{self.total:012x}{self.text}"
+    def from_state(cls, base: object, tail: object) -> RequestIndex:
+        """The index stored as `base` and `tail` (either may be absent or malformed)."""
+        index = cls()
+        for entry in _entries(base):
+            index._put(entry)
+        appended = list(_entries(tail))
+        for entry in appended:
+            index._put(entry)
+        index.tail = tail if appended and isinstance(tail, str) else ""
+        return index
 
     def __len__(self) -> int:
-        return len(self.text) // ENTRY_LENGTH
+        return len(self._by_rid)
 
     def entries(self) -> list[Entry]:
-        return [_entry(self.text, i) for i in range(0, len(self.text), ENTRY_LENGTH)]
-
-    def _position(self, rid: str) -> int:
-        """Where `rid`'s entry starts, or -1 (a match must start on an entry boundary)."""
-        start = self.text.find(rid)
-        while start >= 0 and start % ENTRY_LENGTH:
-            start = self.text.find(rid, start + 1)
-        return start
+        return list(self._by_rid.values())
 
     def find(self, rid: str) -> Entry | None:
-        start = self._position(rid)
-        return None if start < 0 else _entry(self.text, start)
+        return self._by_rid.get(rid)
 
-    def appended(
-        self, new: Entry, *, horizon: int, max_keys: int, max_bytes: int
-    ) -> tuple[RequestIndex, list[str]]:
-        """This index with `new` last (replacing an entry of its id), and the ids dropped from
-        the front: those older than `horizon`, then the oldest beyond `max_keys` entries or
-        `max_bytes` of outcomes. Work in proportion to what is dropped."""
-        text, total = self.text, self.total
-        start = self._position(new.rid)
-        if start >= 0:
-            total -= _entry(text, start).size
-            text = text[:start] + text[start + ENTRY_LENGTH :]
-        text, total = text + _text(new), total + min(new.size, MAX_SIZE)
-        dropped: list[str] = []
-        cut = 0
-        while len(text) - cut > ENTRY_LENGTH:
-            first = _entry(text, cut)
-            over = (len(text) - cut) // ENTRY_LENGTH > max_keys or total > max_bytes
-            if not over and first.at >= horizon:
+    def _put(self, entry: Entry) -> None:
+        """Add `entry` last, replacing an entry of its id and the one in its slot."""
+        same_id, same_slot = self._by_rid.get(entry.rid), self._by_slot.get(entry.slot)
+        if same_id is not None:
+            self._drop(same_id)
+        if same_slot is not None and same_slot in self._by_rid:
+            self._drop(self._by_rid[same_slot])
+        self._by_rid[entry.rid] = entry
+        self._by_slot[entry.slot] = entry.rid
+        self.total += entry.size
+
+    def _drop(self, entry: Entry) -> None:
+        del self._by_rid[entry.rid]
+        if self._by_slot.get(entry.slot) == entry.rid:
+            del self._by_slot[entry.slot]
+        self.total -= entry.size
+
+    def _slot_for(self, rid: str, max_keys: int) -> int:
+        """Where a new record of `rid` goes: its own earlier slot, a free one while the object
+        holds fewer than `max_keys`, else the oldest record's."""
+        own = self._by_rid.get(rid)
+        if own is not None:
+            return own.slot
+        if len(self._by_rid) < max_keys:
+            if len(self._by_rid) not in self._by_slot:  # slots fill in order until one is freed
+                return len(self._by_rid)
+            return next(s for s in range(SLOTS) if s not in self._by_slot)
+        return next(iter(self._by_rid.values())).slot
+
+    def record(
+        self, rid: str, *, at: int, size: int, horizon: int, max_keys: int, max_bytes: int
+    ) -> Placement:
+        """Add the record of `rid` (the newest), changing this index in place, and say what
+        the store must write. Usually only the tail grows; past a bound, or with a full tail,
+        the index compacts: the expired go, then the oldest beyond `max_keys` records or
+        `max_bytes` of outcomes (the newest always stays), and the base is rewritten."""
+        new = Entry.make(rid, at, size, self._slot_for(rid, max_keys))
+        self._put(new)
+        full = len(self.tail) >= TAIL_ENTRIES * ENTRY_LENGTH
+        if not full and len(self) <= max_keys and self.total <= max_bytes:
+            self.tail += new.text
+            return Placement(new.slot, [], None, self.tail)
+        freed: list[int] = []
+        for entry in list(self._by_rid.values())[:-1]:
+            if entry.at >= horizon and len(self) <= max_keys and self.total <= max_bytes:
                 break
-            dropped.append(first.rid)
-            total -= first.size
-            cut += ENTRY_LENGTH
-        return RequestIndex(total, text[cut:]), dropped
+            self._drop(entry)
+            freed.append(entry.slot)
+        return Placement(new.slot, freed, self.compacted(), "")
+
+    def compacted(self) -> str:
+        """The whole index as a base (its tail emptied): what a rewritten base stores."""
+        self.tail = ""
+        return "".join([entry.text for entry in self._by_rid.values()])

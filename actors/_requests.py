@@ -14,10 +14,10 @@ no record and may be fixed and retried under the same key. Records expire after 
 window (default 24 h); at most `max_keys` are kept per object and `MAX_TABLE_BYTES` of
 outcomes, the oldest dropped first. They travel in export bundles (actors._portability).
 
-Each record is its own state key, written once; an index (actors._request_index, cached for
-the activation) says which exist, so a keyed turn reads nothing more than an unkeyed one and
-writes one small record plus the index's tail (actors._state): appends go to the tail, and the
-object compacts in batches, at `max_keys + max_keys // 8` records, back to `max_keys`.
+Each record is one state key in a ring of slots, overwritten when its slot is reused; an
+index (actors._request_index, kept parsed for the activation) says which record is where, so a
+keyed turn reads nothing more than an unkeyed one and writes one small record besides the
+index's tail, which rides in `meta` (written by every turn anyway).
 """
 
 from __future__ import annotations
@@ -25,18 +25,17 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ._errors import BadRequestError, ObjectError
-from ._request_index import RID_LENGTH, Entry, RequestIndex
+from ._request_index import RID_LENGTH, Placement, RequestIndex
 
-REQUESTS_KEY = "requests"
-REQUESTS_TAIL_KEY = "requests-tail"
-# Entries appended to the index's tail before the base is rewritten (actors._state).
-TAIL_ENTRIES = 32
+if TYPE_CHECKING:
+    from ._state import Meta
+
 MAX_RECORDS = 256
 WINDOW = timedelta(hours=24)
 MAX_KEY_LENGTH = 128
@@ -107,6 +106,11 @@ def millis(moment: datetime) -> int:
     return (moment - _EPOCH) // _MILLISECOND
 
 
+def moment(millis_since_epoch: int) -> datetime:
+    """The inverse of `millis`."""
+    return _EPOCH + millis_since_epoch * _MILLISECOND
+
+
 def stamp(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
@@ -120,13 +124,11 @@ class RecordStore(Protocol):
 
     async def request_index(self) -> RequestIndex: ...
 
-    async def stage_request_index(self, index: RequestIndex) -> None: ...
+    async def request_record(self, slot: int) -> dict[str, Any] | None: ...
 
-    async def request_record(self, rid: str) -> dict[str, Any] | None: ...
-
-    async def stage_request_record(self, rid: str, record: dict[str, Any]) -> None: ...
-
-    async def forget_request_records(self, rids: Iterable[str]) -> None: ...
+    async def stage_request_record(
+        self, placement: Placement, record: dict[str, Any], meta: Meta
+    ) -> None: ...
 
 
 @dataclass(slots=True)
@@ -162,7 +164,7 @@ class KeyedRequest:
         entry = self.index.find(self.rid)
         if entry is None or entry.at < millis(now - self.window):
             return None
-        record = await self.store.request_record(self.rid)
+        record = await self.store.request_record(entry.slot)
         if record is None or any(record.get(k) != self.identity[k] for k in ("iss", "sub", "key")):
             return None
         if record.get("fingerprint") != self.identity["fingerprint"]:
@@ -173,27 +175,17 @@ class KeyedRequest:
         outcome = record.get("outcome")
         return {**outcome, "replayed": True} if isinstance(outcome, dict) else None
 
-    async def stage(self, outcome: Mapping[str, Any], *, now: datetime) -> None:
-        """Stage the record beside the turn's other writes (one transaction); drop the
-        expired records and the oldest beyond the bounds."""
-        new = Entry(self.rid, millis(now), size_of(outcome))
-        slack = self.max_keys // 8
-        if len(self.index) < self.max_keys + slack and self.index.total + new.size <= (
-            MAX_TABLE_BYTES
-        ):
-            # Only append: the index's front stays as stored, so the store rewrites just its
-            # tail. Expired records wait for the next compaction (lookups ignore them).
-            kept, dropped = self.index.appended(
-                new, horizon=0, max_keys=self.max_keys + slack, max_bytes=MAX_TABLE_BYTES
-            )
-        else:  # compact: drop the expired, then the oldest down to the bounds
-            kept, dropped = self.index.appended(
-                new,
-                horizon=millis(now - self.window),
-                max_keys=self.max_keys,
-                max_bytes=MAX_TABLE_BYTES,
-            )
-        record = {**self.identity, "outcome": dict(outcome), "at": stamp(now)}
-        await self.store.stage_request_record(self.rid, record)
-        await self.store.forget_request_records(dropped)
-        await self.store.stage_request_index(kept)
+    async def stage(self, outcome: Mapping[str, Any], *, now: datetime, meta: Meta) -> None:
+        """Stage the record beside the turn's other writes (one transaction): into a free
+        slot or the oldest record's, the index's tail in `meta`; past a bound the expired and
+        the oldest records go."""
+        placement = self.index.record(
+            self.rid,
+            at=millis(now),
+            size=size_of(outcome),
+            horizon=millis(now - self.window),
+            max_keys=self.max_keys,
+            max_bytes=MAX_TABLE_BYTES,
+        )
+        record = {**self.identity, "outcome": dict(outcome)}
+        await self.store.stage_request_record(placement, record, meta)

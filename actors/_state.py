@@ -19,8 +19,7 @@ from dapr.actor.runtime.state_change import StateChangeKind
 from dapr.actor.runtime.state_manager import ActorStateManager
 
 from ._errors import ObjectUnavailableError
-from ._request_index import ENTRY_LENGTH, RequestIndex
-from ._requests import REQUESTS_KEY, REQUESTS_TAIL_KEY, TAIL_ENTRIES
+from ._request_index import Placement, RequestIndex
 from ._turnlock import fenced
 
 POLICY_KEY = "policy"
@@ -28,11 +27,12 @@ DATA_KEY = "data"
 META_KEY = "meta"
 OUTBOX_KEY = "outbox"
 PROVENANCE_KEY = "provenance"
+REQUEST_INDEX_KEY = "request-index"
 
 
-def request_key(rid: str) -> str:
-    """One idempotency record (actors._requests); the index of them all is `REQUESTS_KEY`."""
-    return f"request-{rid}"
+def request_key(slot: int) -> str:
+    """The idempotency record in `slot` (actors._request_index)."""
+    return f"request-slot-{slot}"
 
 
 def lineage_key(seq: int) -> str:
@@ -61,6 +61,8 @@ class Meta:
     reminder_due_at: str | None = None
     # Ids of the last pub/sub messages delivered to the workflow (redeliveries are not news).
     delivered: list[str] = field(default_factory=list)
+    # Idempotency records added since the request index was last rewritten (_request_index).
+    requests_tail: str = ""
 
     @classmethod
     def from_json(cls, raw: dict[str, Any]) -> Meta:
@@ -97,8 +99,8 @@ class ObjectStore:
         self._state = state
         self._object_id = object_id
         self._written_entries: list[str] = []
-        # (stored base, parsed base) of the request index.
-        self._index_memo: tuple[object, RequestIndex] | None = None
+        # (stored base, stored tail, parsed index) of the idempotency records.
+        self._index_memo: tuple[object, str, RequestIndex] | None = None
 
     async def load(self) -> StoredObject | None:
         """The object, or None when no policy was ever installed."""
@@ -169,49 +171,59 @@ class ObjectStore:
 
     async def request_index(self) -> RequestIndex:
         """The index of the remembered requests (actors._request_index): the stored base
-        (`REQUESTS_KEY`) followed by its tail (`REQUESTS_TAIL_KEY`). The base is parsed once
-        per stored value (the SDK's cache hands back the same string until a turn writes a
-        new one); the tail is a few entries."""
-        _, base = await self._state.try_get_state(REQUESTS_KEY)
-        _, tail = await self._state.try_get_state(REQUESTS_TAIL_KEY)
+        followed by the tail kept in meta. Parsed once per stored value and then changed in
+        place by the turns that record (the SDK's cache hands back the values they wrote)."""
+        _, base = await self._state.try_get_state(REQUEST_INDEX_KEY)
+        _, meta = await self._state.try_get_state(META_KEY)
+        tail = meta.get("requests_tail", "") if isinstance(meta, dict) else ""
         memo = self._index_memo
-        if memo is None or memo[0] is not base:
-            memo = self._index_memo = (base, RequestIndex.from_state(base))
-        return memo[1].followed_by(RequestIndex.from_state(tail))
+        if memo is None or memo[0] is not base or memo[1] != tail:
+            memo = self._index_memo = (base, tail, RequestIndex.from_state(base, tail))
+        return memo[2]
 
-    async def stage_request_index(self, index: RequestIndex) -> None:
-        """Stage `index`. A keyed turn usually only appends: then only the tail is rewritten
-        (a few entries), not the whole index; anything else rewrites the base and empties the
-        tail. Rewriting 8 KiB of index on every keyed command was most of its extra cost."""
-        base = self._index_memo[1] if self._index_memo is not None else None
-        added = len(index.text) - (len(base.text) if base is not None else 0)
-        if (
-            base is not None
-            and 0 <= added <= TAIL_ENTRIES * ENTRY_LENGTH
-            and (index.text.startswith(base.text))
-        ):
-            tail = RequestIndex(index.total - base.total, index.text[len(base.text) :])
-            await self._state.set_state(REQUESTS_TAIL_KEY, tail.to_state())
-            return
-        await self._state.set_state(REQUESTS_KEY, index.to_state())
-        await self._state.set_state(REQUESTS_TAIL_KEY, RequestIndex().to_state())
-
-    async def request_record(self, rid: str) -> dict[str, Any] | None:
-        found, record = await self._state.try_get_state(request_key(rid))
-        self._forget([request_key(rid)])
+    async def request_record(self, slot: int) -> dict[str, Any] | None:
+        found, record = await self._state.try_get_state(request_key(slot))
+        self._forget([request_key(slot)])
         return dict(record) if found and isinstance(record, dict) else None
 
-    async def stage_request_record(self, rid: str, record: dict[str, Any]) -> None:
-        """Written once, read only on a retry: dropped from the SDK's cache after commit."""
-        await self._state.set_state(request_key(rid), record)
-        self._written_entries.append(request_key(rid))
+    async def stage_request_record(
+        self, placement: Placement, record: dict[str, Any], meta: Meta
+    ) -> None:
+        """Stage one record where `placement` puts it (the index already holds it), the records
+        it frees, the rewritten base if any, and the tail in `meta` (staged again). Records are
+        written once and read only on a retry: dropped from the SDK's cache after commit."""
+        await self._state.set_state(request_key(placement.slot), record)
+        self._written_entries.append(request_key(placement.slot))
+        await self._forget_records(placement.freed)
+        meta.requests_tail = placement.tail
+        await self._state.set_state(META_KEY, meta.to_json())
+        if placement.base is not None:
+            await self._state.set_state(REQUEST_INDEX_KEY, placement.base)
+        if self._index_memo is not None:  # the index itself was changed in place
+            base = self._index_memo[0] if placement.base is None else placement.base
+            self._index_memo = (base, placement.tail, self._index_memo[2])
 
-    async def forget_request_records(self, rids: Iterable[str]) -> None:
+    async def replace_request_records(
+        self, index: RequestIndex, records: dict[int, dict[str, Any]], meta: Meta
+    ) -> None:
+        """Stage a whole new table (an import): `records` by slot as `index` lists them; the
+        records of the old table that no slot reuses are deleted. `meta` is staged later."""
+        previous = await self.request_index()
+        await self._forget_records(e.slot for e in previous.entries() if e.slot not in records)
+        for slot, record in records.items():
+            await self._state.set_state(request_key(slot), record)
+            self._written_entries.append(request_key(slot))
+        base = index.compacted()
+        await self._state.set_state(REQUEST_INDEX_KEY, base)
+        meta.requests_tail = ""
+        self._index_memo = (base, "", index)
+
+    async def _forget_records(self, slots: Iterable[int]) -> None:
         """Delete records without reading them first: a staged upsert, then its removal, is
         one delete in the transaction (the SDK reads a key's existence before a bare remove)."""
-        for rid in rids:
-            await self._state.set_state(request_key(rid), None)
-            await self._state.try_remove_state(request_key(rid))
+        for slot in slots:
+            await self._state.set_state(request_key(slot), None)
+            await self._state.try_remove_state(request_key(slot))
 
     async def discard(self) -> None:
         """Forget staged and cached values after a failed turn.

@@ -306,7 +306,7 @@ class Turn:
         decision, outbox = await self.stage_command(stored, policy, name, params, caller=caller)
         result = self.command_result(decision, stored.meta)
         if keyed is not None and stored.meta.seq != seq_before:
-            await keyed.stage(result, now=self.host.clock.now())
+            await keyed.stage(result, now=self.host.clock.now(), meta=stored.meta)
         await self.store.commit()
         await self.flush_outbox(outbox, stored.meta)
         return result
@@ -457,7 +457,7 @@ class Turn:
             "seq": meta.seq,
         }
         if keyed is not None:
-            await keyed.stage(result, now=now)
+            await keyed.stage(result, now=now, meta=meta)
         await self.store.commit()
         await self.flush_outbox(outbox, meta)
         return result

@@ -100,7 +100,7 @@ async def test_expired_records_stay_behind_and_the_receivers_bound_applies() -> 
     b = host_actor(side_b, "host-b", idempotency_window=window, idempotency_max_keys=1)
     forged = resigned(bundle, [old, *bundle["requests"][1:]])
     await saved(b, await b.import_object({"bundle": forged, "token": token()}))
-    records = [k for k in side_b.state if k.startswith("ResidentObject||counter-1||request-")]
+    records = [k for k in side_b.state if k.startswith("ResidentObject||counter-1||request-slot-")]
     assert len(records) == 1
     assert json.loads(side_b.state[records[0]])["key"] == "k-2"
     assert (await keyed(b, "k-2"))["replayed"] is True

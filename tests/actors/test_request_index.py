@@ -1,67 +1,123 @@
-"""The idempotency record index: which records exist, oldest first, bounded."""
+"""The idempotency record index: which records exist, oldest first, where each lies, bounded."""
 
 from __future__ import annotations
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from actors._request_index import Entry, RequestIndex
+from actors._request_index import ENTRY_LENGTH, TAIL_ENTRIES, Entry, Placement, RequestIndex
 
 
 def rid(n: int) -> str:
     return f"{n:016x}"
 
 
-def built(*entries: Entry, max_keys: int = 100, max_bytes: int = 10**9) -> RequestIndex:
-    index = RequestIndex()
-    for entry in entries:
-        index, _ = index.appended(entry, horizon=0, max_keys=max_keys, max_bytes=max_bytes)
-    return index
+class Store:
+    """What the object's state holds after each placement: the base, the tail and the record
+    in each slot (by record id)."""
+
+    def __init__(self) -> None:
+        self.base: str | None = None
+        self.tail = ""
+        self.slots: dict[int, str] = {}
+
+    def apply(self, placement: Placement, record_of: str) -> None:
+        self.slots[placement.slot] = record_of
+        for slot in placement.freed:
+            del self.slots[slot]
+        if placement.base is not None:
+            self.base = placement.base
+        self.tail = placement.tail
+
+    def reloaded(self) -> RequestIndex:
+        return RequestIndex.from_state(self.base, self.tail)
 
 
-def test_an_index_round_trips_through_state_and_finds_its_entries() -> None:
-    index = built(Entry(rid(1), 10, 5), Entry(rid(2), 20, 7))
-    again = RequestIndex.from_state(index.to_state())
-    assert again.entries() == [Entry(rid(1), 10, 5), Entry(rid(2), 20, 7)]
-    assert again.total == 12
-    assert again.find(rid(2)) == Entry(rid(2), 20, 7)
-    assert again.find(rid(3)) is None
+def recorded(
+    *items: tuple[int, int, int], max_keys: int = 100, max_bytes: int = 10**9, horizon: int = 0
+) -> tuple[RequestIndex, Store]:
+    index, store = RequestIndex(), Store()
+    for n, at, size in items:
+        placement = index.record(
+            rid(n), at=at, size=size, horizon=horizon, max_keys=max_keys, max_bytes=max_bytes
+        )
+        store.apply(placement, rid(n))
+    return index, store
 
 
-def test_an_id_found_across_entry_boundaries_is_not_an_entry() -> None:
-    index = built(Entry(rid(1), 0xABC, 0x1))
-    straddling = index.text[8:24]  # the end of the id and the start of the time
-    assert index.find(straddling) is None
+def test_an_index_reloads_from_its_base_and_tail_and_finds_its_entries() -> None:
+    index, store = recorded(*((n, 10 * n, 5) for n in range(TAIL_ENTRIES + 5)))
+    assert store.base is not None
+    assert len(store.tail) == 4 * ENTRY_LENGTH
+    again = store.reloaded()
+    assert again.entries() == index.entries()
+    assert again.total == 5 * (TAIL_ENTRIES + 5)
+    assert again.find(rid(2)) == Entry.make(rid(2), 20, 5, 2)
+    assert again.find(rid(99)) is None
 
 
-def test_older_formats_and_garbage_read_as_empty() -> None:
-    for value in (None, {"a\nb\nc": {"fingerprint": "x"}}, "zz", "0" * 12 + "x" * 54, 5):
-        assert len(RequestIndex.from_state(value)) == 0
+def test_a_full_index_overwrites_the_oldest_records_slot() -> None:
+    index, store = recorded((1, 10, 5), (2, 20, 5), (3, 30, 5), max_keys=2)
+    assert [(e.rid, e.slot) for e in index.entries()] == [(rid(2), 1), (rid(3), 0)]
+    assert store.slots == {0: rid(3), 1: rid(2)}
+    assert store.base is None  # no compaction was needed: the tail says it all
+    assert store.reloaded().entries() == index.entries()
 
 
-def test_the_expired_and_the_oldest_beyond_the_bounds_are_dropped_first() -> None:
-    index = built(Entry(rid(1), 10, 5), Entry(rid(2), 20, 5), Entry(rid(3), 30, 5))
-    kept, dropped = index.appended(Entry(rid(4), 40, 5), horizon=15, max_keys=2, max_bytes=100)
-    assert dropped == [rid(1), rid(2)]
-    assert [e.rid for e in kept.entries()] == [rid(3), rid(4)]
-    kept, dropped = kept.appended(Entry(rid(5), 50, 8), horizon=0, max_keys=9, max_bytes=14)
-    assert dropped == [rid(3)]
-    assert kept.total == 13
-    huge, dropped = kept.appended(Entry(rid(6), 60, 99), horizon=0, max_keys=9, max_bytes=14)
-    assert [e.rid for e in huge.entries()] == [rid(6)]  # the newest is always kept
+def test_a_recorded_id_keeps_its_slot_and_moves_last() -> None:
+    index, _ = recorded((1, 10, 5), (2, 20, 5), (1, 30, 7))
+    assert index.entries() == [Entry.make(rid(2), 20, 5, 1), Entry.make(rid(1), 30, 7, 0)]
+    assert index.total == 12
 
 
-@given(st.lists(st.tuples(st.integers(0, 20), st.integers(0, 50)), max_size=60))
-def test_an_index_stays_within_its_bounds_and_keeps_the_newest(
-    items: list[tuple[int, int]],
+def test_malformed_state_reads_as_no_records() -> None:
+    good = Entry.make(rid(1), 10, 5, 0).text
+    for base, tail in [
+        (None, None),
+        ({"a": 1}, ""),
+        ("zz", 5),
+        (good[:-1], ""),
+        (good.upper(), ""),
+        ("é" * ENTRY_LENGTH, ""),
+        ("", good + "x"),
+    ]:
+        assert len(RequestIndex.from_state(base, tail)) == 0, (base, tail)
+    assert len(RequestIndex.from_state("garbage", good)) == 1  # a good tail still counts
+
+
+def test_the_expired_and_the_oldest_beyond_the_bounds_go_at_compaction() -> None:
+    index, _ = recorded((1, 10, 5), (2, 20, 5), (3, 30, 5))
+    placement = index.record(rid(4), at=40, size=5, horizon=15, max_keys=2, max_bytes=100)
+    assert [e.rid for e in index.entries()] == [rid(3), rid(4)]
+    assert placement.freed == [1]
+    assert placement.base is not None
+    assert placement.tail == ""
+    placement = index.record(rid(5), at=50, size=8, horizon=0, max_keys=9, max_bytes=14)
+    assert placement.freed == [2]
+    assert index.total == 13
+    index.record(rid(6), at=60, size=99, horizon=0, max_keys=9, max_bytes=14)
+    assert [e.rid for e in index.entries()] == [rid(6)]  # the newest is always kept
+
+
+@given(
+    st.lists(st.tuples(st.integers(0, 20), st.integers(0, 50), st.integers(0, 3)), max_size=120),
+    st.integers(1, 8),
+)
+def test_the_stored_index_always_says_what_memory_does_within_its_bounds(
+    items: list[tuple[int, int, int]], max_keys: int
 ) -> None:
-    index = RequestIndex()
-    for at, (n, size) in enumerate(items):
-        index, _ = index.appended(Entry(rid(n), at, size), horizon=0, max_keys=8, max_bytes=200)
+    index, store = RequestIndex(), Store()
+    for at, (n, size, age) in enumerate(items):
+        placement = index.record(
+            rid(n), at=at, size=size, horizon=at - 10 * age, max_keys=max_keys, max_bytes=200
+        )
+        store.apply(placement, rid(n))
         entries = index.entries()
-        assert entries[-1] == Entry(rid(n), at, size)
-        assert len(entries) <= 8
+        assert entries[-1] == Entry.make(rid(n), at, size, placement.slot)
+        assert len(entries) <= max_keys
         assert index.total == sum(e.size for e in entries)
         assert index.total <= 200 or len(entries) == 1
-        assert len({e.rid for e in entries}) == len(entries)
-        assert [e.at for e in entries] == sorted(e.at for e in entries)
+        assert len(index.tail) <= TAIL_ENTRIES * ENTRY_LENGTH
+        assert all(store.slots[e.slot] == e.rid for e in entries)  # every record where it says
+        assert len(store.slots) <= max_keys  # storage is bounded too, stale records included
+        assert store.reloaded().entries() == entries

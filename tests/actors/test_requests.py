@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from actors import HostConfig, ResidentObject
+from actors._request_index import TAIL_ENTRIES
 from policies import TrustStore, sign_policy, sign_token
 from tests.actors.fakes import InMemorySidecar, object_on
 from tests.actors.test_failed_turns import COUNTER, KEY, stored
@@ -42,7 +43,7 @@ class FakeClock:
 
 
 def record_keys(sidecar: InMemorySidecar) -> list[str]:
-    return [k for k in sidecar.state if k.startswith("ResidentObject||counter-1||request-")]
+    return [k for k in sidecar.state if k.startswith("ResidentObject||counter-1||request-slot-")]
 
 
 def token(sub: str = "ops") -> str:
@@ -208,25 +209,30 @@ async def test_params_that_are_not_plain_json_are_a_clear_refusal() -> None:
     assert stored(sidecar, "data") == {"count": 0}
 
 
-async def test_a_keyed_command_rewrites_only_the_index_tail_until_it_compacts() -> None:
-    """Appends go to a small tail; the base index is rewritten only when the tail is full or
-    the object compacts, at `max_keys + max_keys // 8` records, back down to `max_keys`."""
+async def test_a_keyed_command_writes_one_record_and_reuses_the_oldest_slot() -> None:
+    """Beside what an unkeyed command writes, a keyed one writes only its record: the index's
+    tail rides in meta, the base is rewritten once per `TAIL_ENTRIES` records, and once the
+    object holds `max_keys` records a new one overwrites the oldest (nothing to delete)."""
     clock = FakeClock()
-    sidecar, actor = await installed(clock=clock, idempotency_max_keys=64)  # slack 8
-    base_key, tail_key = (f"ResidentObject||counter-1||{k}" for k in ("requests", "requests-tail"))
-    base_writes = tail_writes = 0
+    sidecar, actor = await installed(clock=clock, idempotency_max_keys=64)
+    prefix = "ResidentObject||counter-1||"
+    unkeyed_writes = {"data", "meta"}
+    base_writes = 0
     for n in range(200):
         clock.moment += timedelta(seconds=1)
-        before = (sidecar.state.get(base_key), sidecar.state.get(tail_key))
+        before = dict(sidecar.state)
         await command(actor, f"k-{n}")
-        base_writes += sidecar.state.get(base_key) != before[0]
-        tail_writes += sidecar.state.get(tail_key) != before[1]
-        assert 1 <= len(record_keys(sidecar)) <= 64 + 8
-    assert tail_writes == 200
-    assert base_writes <= 200 // 8 + 1  # about once per compaction or full tail
-    kept = len(record_keys(sidecar))
-    assert 64 <= kept <= 72
+        written = {k.removeprefix(prefix) for k, v in sidecar.state.items() if before.get(k) != v}
+        assert set(before) <= set(sidecar.state)  # nothing deleted
+        records = {k for k in written if k.startswith("request-slot-")}
+        assert len(records) == 1
+        base_writes += "request-index" in written
+        others = written - records - unkeyed_writes - {"request-index"}
+        assert len(others) == 1
+        assert others.pop().startswith("lineage-")
+        assert len(record_keys(sidecar)) == min(n + 1, 64)
+    assert base_writes == 200 // (TAIL_ENTRIES + 1)
     fresh = activation(sidecar, clock=clock, idempotency_max_keys=64)
-    for n in range(200 - kept, 200):  # the newest are all remembered, from a new activation
+    for n in range(200 - 64, 200):  # the newest are all remembered, from a new activation
         assert (await command(fresh, f"k-{n}"))["replayed"] is True, n
-    assert "replayed" not in await command(fresh, f"k-{199 - kept}")
+    assert "replayed" not in await command(fresh, f"k-{200 - 65}")
