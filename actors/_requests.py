@@ -78,11 +78,17 @@ def key_of(request: Mapping[str, Any]) -> str | None:
     return None if legacy is None else valid_key(legacy, field="request_id")
 
 
+# Built once: `json.dumps` with options builds a new encoder on every call (~1.5 µs each, and
+# a keyed turn encodes three times).
+_SORTED = json.JSONEncoder(sort_keys=True, separators=(",", ":"), allow_nan=False)
+_COMPACT = json.JSONEncoder(separators=(",", ":"))
+
+
 def _digest(value: object) -> str:
     """SHA-256 of `value`'s JSON with sorted keys: the same request gives the same digest
     (a retry re-sends the same JSON), at a fraction of RFC 8785's pure-Python cost."""
     try:
-        text = json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)
+        text = _SORTED.encode(value)
     except ValueError as exc:  # NaN or Infinity: the SDK's JSON decoder lets them through
         raise BadRequestError(f"the request is not plain JSON: {exc}") from exc
     return hashlib.sha256(text.encode()).hexdigest()
@@ -97,8 +103,10 @@ def evaluate_fingerprint() -> str:
 
 
 def record_id(iss: str, sub: str, key: str) -> str:
-    """A record's name: unambiguous whatever the issuer and subject hold, and a safe state key."""
-    return _digest([iss, sub, key])[:RID_LENGTH]
+    """A record's name: unambiguous whatever the issuer and subject hold (each is prefixed
+    with its length; the key is the rest)."""
+    framed = f"{len(iss)}:{iss}{len(sub)}:{sub}{key}"
+    return hashlib.sha256(framed.encode("utf-8", "surrogatepass")).hexdigest()[:RID_LENGTH]
 
 
 def millis(moment: datetime) -> int:
@@ -116,7 +124,7 @@ def stamp(moment: datetime) -> str:
 
 
 def size_of(outcome: Mapping[str, Any]) -> int:
-    return len(json.dumps(outcome, separators=(",", ":")))
+    return len(_COMPACT.encode(outcome))
 
 
 class RecordStore(Protocol):
