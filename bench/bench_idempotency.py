@@ -3,24 +3,30 @@
 Calls go straight to the sidecar's actor API (`Command`), as any Dapr app's would: through the
 HTTP API every command is keyed (the caller's `Idempotency-Key`, else a fresh one), so only
 there can the two be told apart. Each object's record table is first filled to its bound
-(256 keys), the steady state of an object that takes keyed commands. Then unkeyed and keyed
-rounds alternate (one caller per object, so no caller waits on another's turn) and the
-median of each is printed: commands/s, p50 latency, and app + sidecar CPU per command
-(from /proc, steadier than wall time on a shared machine). Target: keyed <= 1.05 x unkeyed.
+(256 keys), the steady state of an object that takes keyed commands. Then short unkeyed and
+keyed rounds alternate, many times (one caller per object, so no caller waits on another's
+turn), and the CPU the app and its sidecar (and Redis, placement and scheduler on daprd) spent
+in each is summed: per thread, in nanoseconds, from /proc/<pid>/task/*/schedstat. This
+machine's speed drifts by tens of percent from minute to minute; short alternations see the
+same drift on both sides, where long rounds timed in clock ticks did not. Printed: the ratio of
+the sums (keyed CPU per command over unkeyed), the ratios of ten blocks of rounds (the spread),
+and commands/s and p50 latency of each. Target: keyed <= 1.05 x unkeyed.
 
     .venv/bin/python bench/bench_idempotency.py [--sidecar localdapr|daprd] [--objects 8]
-        [--round 400] [--rounds 3]
+        [--round 80] [--rounds 60]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import statistics
 import sys
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +35,7 @@ import aiohttp
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.bench_service import cpu_seconds, processes  # noqa: E402
+from bench.bench_service import processes  # noqa: E402
 from tests.e2e.hosts import Issuer, ResidentHost  # noqa: E402
 
 COUNTER: dict[str, Any] = {
@@ -76,24 +82,70 @@ class Caller:
         return [t for ts in await asyncio.gather(*(worker(i) for i in ids)) for t in ts]
 
 
+def cpu_ns(pids: dict[str, int]) -> dict[tuple[str, str], int]:
+    """{(process, thread id): nanoseconds on a CPU so far} of every live thread of `pids`."""
+    used = {}
+    for name, pid in pids.items():
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            with contextlib.suppress(OSError):  # a thread that ended between listing and reading
+                used[(name, task.name)] = int((task / "schedstat").read_text().split()[0])
+    return used
+
+
+@dataclass
+class Tally:
+    """CPU and latencies of one kind of command, summed over its rounds."""
+
+    commands: int = 0
+    wall: float = 0.0
+    cpu: dict[str, float] = field(default_factory=dict)  # seconds, per process
+    latencies: list[float] = field(default_factory=list)
+    rounds: list[tuple[int, float]] = field(default_factory=list)  # (commands, CPU seconds)
+
+    def add(self, latencies: list[float], wall: float, cpu: dict[str, float]) -> None:
+        self.commands += len(latencies)
+        self.wall += wall
+        self.latencies += latencies
+        for name, seconds in cpu.items():
+            self.cpu[name] = self.cpu.get(name, 0.0) + seconds
+        self.rounds.append((len(latencies), sum(cpu.values())))
+
+    def cpu_ms(self) -> float:
+        return sum(self.cpu.values()) / self.commands * 1000
+
+    def summary(self, label: str) -> str:
+        per = ", ".join(f"{n} {s / self.commands * 1000:.3f}" for n, s in self.cpu.items())
+        return (
+            f"{label:>15}: {self.commands / self.wall:7.0f} commands/s, p50 "
+            f"{statistics.median(self.latencies) * 1000:.2f} ms, {self.cpu_ms():.3f} ms CPU per "
+            f"command ({per})"
+        )
+
+
 async def measure(
-    caller: Caller, pids: dict[str, int], ids: list[str], n: int, **how: Any
-) -> dict[str, float]:
-    cpu_before, started = cpu_seconds(pids), time.perf_counter()
+    caller: Caller, pids: dict[str, int], ids: list[str], n: int, tally: Tally, **how: Any
+) -> None:
+    before, started = cpu_ns(pids), time.perf_counter()
     latencies = await caller.round(ids, max(1, n // len(ids)), **how)
-    wall = time.perf_counter() - started
-    cpu_after = cpu_seconds(pids)
-    per = {name: (cpu_after[name] - cpu_before[name]) / len(latencies) * 1000 for name in pids}
-    return {
-        "rate": len(latencies) / wall,
-        "p50_ms": statistics.median(latencies) * 1000,
-        "cpu_ms": sum(per.values()),
-        **{f"{name}_ms": ms for name, ms in per.items()},
-    }
+    wall, after = time.perf_counter() - started, cpu_ns(pids)
+    cpu: dict[str, float] = {}
+    for thread, ns in after.items():
+        if thread in before:  # threads started during the round count from the next one
+            cpu[thread[0]] = cpu.get(thread[0], 0.0) + (ns - before[thread]) / 1e9
+    tally.add(latencies, wall, cpu)
 
 
-def median_of(runs: list[dict[str, float]]) -> dict[str, float]:
-    return {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+def block_ratios(plain: Tally, keyed: Tally, blocks: int = 10) -> list[float]:
+    """Keyed over unkeyed CPU per command in `blocks` consecutive runs of rounds, sorted."""
+    size = max(1, len(plain.rounds) // blocks)
+    ratios = []
+    for start in range(0, size * blocks, size):
+        u, k = plain.rounds[start : start + size], keyed.rounds[start : start + size]
+        if u and k:
+            per_u = sum(c for _, c in u) / sum(n for n, _ in u)
+            per_k = sum(c for _, c in k) / sum(n for n, _ in k)
+            ratios.append(per_k / per_u)
+    return sorted(ratios)
 
 
 async def run(host: ResidentHost, issuer: Issuer, args: argparse.Namespace) -> None:
@@ -108,32 +160,23 @@ async def run(host: ResidentHost, issuer: Issuer, args: argparse.Namespace) -> N
     async with aiohttp.ClientSession(headers=host.token_headers()) as session:
         caller = Caller(host, session, ops)
         await caller.round(ids, 260, keyed=True)  # every table at its 256-key bound
-        unkeyed, keyed = [], []
+        plain, keyed = Tally(), Tally()
         for n in range(args.rounds):  # pairs in alternating order, so a drift favours neither
             for is_keyed in (False, True) if n % 2 == 0 else (True, False):
-                figures = await measure(caller, pids, ids, args.round, keyed=is_keyed)
-                (keyed if is_keyed else unkeyed).append(figures)
-        retried = await measure(caller, pids, ids[:1], args.round // 4, keyed=True, key="same")
-    plain, with_key = median_of(unkeyed), median_of(keyed)
-    for name, figures in (("unkeyed", plain), ("keyed", with_key), ("replayed retry", retried)):
-        print(
-            f"{name:>15}: {figures['rate']:7.0f} commands/s, p50 {figures['p50_ms']:.2f} ms, "
-            f"{figures['cpu_ms']:.2f} ms CPU per command ("
-            + ", ".join(
-                f"{k[:-3]} {v:.2f}"
-                for k, v in figures.items()
-                if k.endswith("_ms") and k not in {"p50_ms", "cpu_ms"}
-            )
-            + ")"
-        )
-    ratios = sorted(k["cpu_ms"] / u["cpu_ms"] for u, k in zip(unkeyed, keyed, strict=True))
-    quartile = len(ratios) // 4
+                tally = keyed if is_keyed else plain
+                await measure(caller, pids, ids, args.round, tally, keyed=is_keyed)
+        retried = Tally()
+        for _ in range(5):
+            await measure(caller, pids, ids[:1], args.round, retried, keyed=True, key="same")
+    print(plain.summary("unkeyed"))
+    print(keyed.summary("keyed"))
+    print(retried.summary("replayed retry"))
+    blocks = block_ratios(plain, keyed)
     print(
-        f"keyed/unkeyed: CPU per command x{statistics.median(ratios):.3f} (median of "
-        f"{len(ratios)} pairs, middle half x{ratios[quartile]:.3f}..x{ratios[-1 - quartile]:.3f}), "
-        f"p50 x{with_key['p50_ms'] / plain['p50_ms']:.3f}, "
-        f"rate x{plain['rate'] / with_key['rate']:.3f} (target <= 1.05; "
-        f"{args.objects} objects, {args.rounds} rounds of {args.round}, median)"
+        f"keyed/unkeyed: CPU per command x{keyed.cpu_ms() / plain.cpu_ms():.3f} "
+        f"(ten blocks of rounds: x{blocks[0]:.3f} to x{blocks[-1]:.3f}, median "
+        f"x{statistics.median(blocks):.3f}); target <= 1.05; {args.objects} objects, "
+        f"{args.rounds} rounds of {args.round} commands each way"
     )
 
 
@@ -141,8 +184,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sidecar", choices=["localdapr", "daprd"], default="localdapr")
     parser.add_argument("--objects", type=int, default=8)
-    parser.add_argument("--round", type=int, default=400)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--round", type=int, default=80)
+    parser.add_argument("--rounds", type=int, default=60)
     args = parser.parse_args()
     issuer = Issuer("https://bench.example")
     with (

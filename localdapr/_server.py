@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import logging
 from collections.abc import AsyncIterator, Sequence
@@ -244,6 +245,7 @@ def build_app(config: SidecarConfig, subsystems: Sequence[Subsystem] | None = No
             config.listen_host,
             config.dapr_http_port,
         )
+        gc.freeze()  # what start-up loaded lives as long as the sidecar: out of full collections
         try:
             yield
         finally:
