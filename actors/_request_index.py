@@ -138,27 +138,30 @@ class RequestIndex:
             del self._by_slot[entry.slot]
         self.total -= entry.size
 
-    def _slot_for(self, rid: str, max_keys: int) -> int:
-        """Where a new record of `rid` goes: its own earlier slot, a free one while the object
-        holds fewer than `max_keys`, else the oldest record's."""
-        own = self._by_rid.get(rid)
-        if own is not None:
-            return own.slot
-        if len(self._by_rid) < max_keys:
-            if len(self._by_rid) not in self._by_slot:  # slots fill in order until one is freed
-                return len(self._by_rid)
-            return next(s for s in range(SLOTS) if s not in self._by_slot)
-        return next(iter(self._by_rid.values())).slot
-
     def record(
         self, rid: str, *, at: int, size: int, horizon: int, max_keys: int, max_bytes: int
     ) -> Placement:
         """Add the record of `rid` (the newest), changing this index in place, and say what
-        the store must write. Usually only the tail grows; past a bound, or with a full tail,
-        the index compacts: the expired go, then the oldest beyond `max_keys` records or
-        `max_bytes` of outcomes (the newest always stays), and the base is rewritten."""
-        new = Entry.make(rid, at, size, self._slot_for(rid, max_keys))
-        self._put(new)
+        the store must write. It goes to its own earlier slot, else a free one while fewer
+        than `max_keys` are kept, else the oldest record's (which is dropped). Usually only
+        the tail grows; past a bound, or with a full tail, the index compacts: the expired
+        go, then the oldest beyond `max_keys` records or `max_bytes` of outcomes (the newest
+        always stays), and the base is rewritten. Written flat: it runs in every keyed turn."""
+        by_rid, by_slot, max_keys = self._by_rid, self._by_slot, min(max_keys, SLOTS)
+        old = by_rid.pop(rid, None)
+        if old is None and len(by_rid) >= max_keys:
+            old = by_rid.popitem(last=False)[1]
+        if old is not None:
+            slot = old.slot
+            self.total -= old.size
+        elif len(by_rid) not in by_slot:  # slots fill in order until one is freed
+            slot = len(by_rid)
+        else:
+            slot = next(s for s in range(SLOTS) if s not in by_slot)
+        new = Entry.make(rid, at, size, slot)
+        by_rid[rid] = new
+        by_slot[slot] = rid
+        self.total += new.size
         full = len(self.tail) >= TAIL_ENTRIES * ENTRY_LENGTH
         if not full and len(self) <= max_keys and self.total <= max_bytes:
             self.tail += new.text

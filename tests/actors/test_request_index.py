@@ -121,3 +121,19 @@ def test_the_stored_index_always_says_what_memory_does_within_its_bounds(
         assert all(store.slots[e.slot] == e.rid for e in entries)  # every record where it says
         assert len(store.slots) <= max_keys  # storage is bounded too, stale records included
         assert store.reloaded().entries() == entries
+
+
+@given(st.lists(st.tuples(st.integers(0, 12), st.integers(1, 6)), max_size=80))
+def test_a_host_that_lowers_its_bound_drops_the_oldest_and_frees_their_slots(
+    items: list[tuple[int, int]],
+) -> None:
+    index, store = RequestIndex(), Store()
+    for at, (n, max_keys) in enumerate(items):
+        placement = index.record(rid(n), at=at, size=1, horizon=0, max_keys=max_keys, max_bytes=99)
+        store.apply(placement, rid(n))
+        entries = index.entries()
+        assert len(entries) <= max_keys
+        assert entries[-1].rid == rid(n)
+        assert all(store.slots[e.slot] == e.rid for e in entries)
+        assert len(store.slots) <= 6
+        assert store.reloaded().entries() == entries
