@@ -61,9 +61,12 @@ class Entry(NamedTuple):
         return cls(rid, at, size, slot, f"{rid}{at:011x}{size:06x}{slot:03x}")
 
 
-def _entries(text: object) -> Iterator[Entry]:
-    """The entries of a stored base or tail; none when it is not one."""
-    if not isinstance(text, str) or len(text) % ENTRY_LENGTH or not _is_hex(text):
+def _entries(text: object, *, most: int) -> Iterator[Entry]:
+    """The entries of a stored base or tail of at most `most` entries; none when it is not
+    one (a longer one was not written by us, and its parsing would cost every activation)."""
+    if not isinstance(text, str) or len(text) % ENTRY_LENGTH or len(text) > most * ENTRY_LENGTH:
+        return
+    if not _is_hex(text):
         return
     for start in range(0, len(text), ENTRY_LENGTH):
         at = start + RID_LENGTH
@@ -104,9 +107,9 @@ class RequestIndex:
     def from_state(cls, base: object, tail: object) -> RequestIndex:
         """The index stored as `base` and `tail` (either may be absent or malformed)."""
         index = cls()
-        for entry in _entries(base):
+        for entry in _entries(base, most=SLOTS):
             index._put(entry)
-        appended = list(_entries(tail))
+        appended = list(_entries(tail, most=TAIL_ENTRIES))
         for entry in appended:
             index._put(entry)
         index.tail = tail if appended and isinstance(tail, str) else ""

@@ -5,7 +5,14 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from actors._request_index import ENTRY_LENGTH, TAIL_ENTRIES, Entry, Placement, RequestIndex
+from actors._request_index import (
+    ENTRY_LENGTH,
+    SLOTS,
+    TAIL_ENTRIES,
+    Entry,
+    Placement,
+    RequestIndex,
+)
 
 
 def rid(n: int) -> str:
@@ -80,6 +87,8 @@ def test_malformed_state_reads_as_no_records() -> None:
         (good.upper(), ""),
         ("é" * ENTRY_LENGTH, ""),
         ("", good + "x"),
+        (good * (SLOTS + 1), ""),  # longer than any index this host writes
+        ("", good * (TAIL_ENTRIES + 1)),
     ]:
         assert len(RequestIndex.from_state(base, tail)) == 0, (base, tail)
     assert len(RequestIndex.from_state("garbage", good)) == 1  # a good tail still counts
