@@ -3,9 +3,10 @@
 Keys: `policy` (the JWS), `data`, `meta` (counters, lineage head, status), `outbox` (effects
 not yet delivered), `provenance` (every policy version the object ran under and the public keys
 of the hosts that signed its entries: what replaying its history needs; written only when an
-install or import adds to it) and one `lineage-<seq>` key per lineage entry, so that appending
-costs the same however long the history is. Everything a turn changes is staged, then saved in one
-Dapr state transaction by `commit()`.
+install or import adds to it), one `lineage-<seq>` key per lineage entry, so that appending
+costs the same however long the history is, and the idempotency records: `request-slot-<n>` and
+their index `request-index`, whose newest part rides in `meta` (actors._request_index).
+Everything a turn changes is staged, then saved in one Dapr state transaction by `commit()`.
 """
 
 from __future__ import annotations
@@ -194,7 +195,8 @@ class ObjectStore:
         written once and read only on a retry: dropped from the SDK's cache after commit."""
         await self._state.set_state(request_key(placement.slot), record)
         self._written_entries.append(request_key(placement.slot))
-        await self._forget_records(placement.freed)
+        if placement.freed:
+            await self._forget_records(placement.freed)
         meta.requests_tail = placement.tail
         await self._state.set_state(META_KEY, meta.to_json())
         if placement.base is not None:
