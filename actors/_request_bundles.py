@@ -100,7 +100,7 @@ async def stage_imported(
         index.record(
             rid,
             at=at,
-            size=size_of(records[rid]["outcome"]),
+            size=size_of({f: records[rid][f] for f in RECORD_FIELDS}),
             horizon=millis(now - window),
             max_keys=max_keys,
             max_bytes=MAX_TABLE_BYTES,

@@ -12,7 +12,7 @@ so one caller cannot read another's outcome, and a key reused for a different re
 refused (`idempotency_key_reused`). Only applied turns are recorded: a refused command leaves
 no record and may be fixed and retried under the same key. Records expire after the host's
 window (default 24 h); at most `max_keys` are kept per object and `MAX_TABLE_BYTES` of
-outcomes, the oldest dropped first. They travel in export bundles (actors._portability).
+records, the oldest dropped first. They travel in export bundles (actors._portability).
 
 Each record is one state key in a ring of slots, overwritten when its slot is reused; an
 index (actors._request_index, kept parsed for the activation) says which record is where, so a
@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from ._errors import BadRequestError, ObjectError
 from ._request_index import RID_LENGTH, Placement, RequestIndex
+from ._serializer import EncodedJSON
 
 if TYPE_CHECKING:
     from ._state import Meta
@@ -81,7 +82,6 @@ def key_of(request: Mapping[str, Any]) -> str | None:
 # Built once: `json.dumps` with options builds a new encoder on every call (~1.5 µs each, and
 # a keyed turn encodes three times).
 _SORTED = json.JSONEncoder(sort_keys=True, separators=(",", ":"), allow_nan=False)
-_COMPACT = json.JSONEncoder(separators=(",", ":"))
 
 
 def _digest(value: object) -> str:
@@ -123,8 +123,9 @@ def stamp(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
-def size_of(outcome: Mapping[str, Any]) -> int:
-    return len(_COMPACT.encode(outcome))
+def size_of(record: Mapping[str, Any]) -> int:
+    """What a record counts against the object's byte bound: its stored JSON's length."""
+    return len(EncodedJSON.of(record).text)
 
 
 class RecordStore(Protocol):
@@ -135,7 +136,7 @@ class RecordStore(Protocol):
     async def request_record(self, slot: int) -> dict[str, Any] | None: ...
 
     async def stage_request_record(
-        self, placement: Placement, record: dict[str, Any], meta: Meta
+        self, placement: Placement, record: EncodedJSON, meta: Meta
     ) -> None: ...
 
 
@@ -187,13 +188,13 @@ class KeyedRequest:
         """Stage the record beside the turn's other writes (one transaction): into a free
         slot or the oldest record's, the index's tail in `meta`; past a bound the expired and
         the oldest records go."""
+        record = EncodedJSON.of({**self.identity, "outcome": outcome})
         placement = self.index.record(
             self.rid,
             at=millis(now),
-            size=size_of(outcome),
+            size=len(record.text),
             horizon=millis(now - self.window),
             max_keys=self.max_keys,
             max_bytes=MAX_TABLE_BYTES,
         )
-        record = {**self.identity, "outcome": dict(outcome)}
         await self.store.stage_request_record(placement, record, meta)

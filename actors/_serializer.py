@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from dapr.serializers import DefaultJSONSerializer
@@ -53,8 +54,32 @@ class OutOfRangeBody:
         return f"OutOfRangeBody({self.reason!r})"
 
 
+# The SDK's encoding (`DefaultJSONSerializer.serialize`) with its encoder built once: it builds
+# one, and runs an import statement, for every value of every transaction.
+_AS_THE_SDK = DaprJSONEncoder(separators=(",", ":"), ensure_ascii=True)
+_STRING = json.JSONEncoder()
+
+
+@dataclass(frozen=True, slots=True)
+class EncodedJSON:
+    """A state value encoded ahead, exactly as the serializers below encode it: a value whose
+    size must be known before it is staged (an idempotency record) is encoded once, not twice.
+    It reads back as the plain JSON value."""
+
+    text: str
+
+    @classmethod
+    def of(cls, value: object) -> EncodedJSON:
+        return cls(_AS_THE_SDK.encode(value))
+
+
 class PlainJSONSerializer(DefaultJSONSerializer):
     """SDK-compatible encoding, lossless decoding."""
+
+    def serialize(self, obj: object, custom_hook: Callable[[object], bytes] | None = None) -> bytes:
+        if isinstance(obj, EncodedJSON):
+            return obj.text.encode()
+        return super().serialize(obj, custom_hook)
 
     def deserialize(
         self,
@@ -73,16 +98,12 @@ class PlainJSONSerializer(DefaultJSONSerializer):
         return custom_hook(value) if callable(custom_hook) else value
 
 
-# The SDK's encoding (`DefaultJSONSerializer.serialize`) with its encoder built once: it builds
-# one, and runs an import statement, for every value of every transaction.
-_AS_THE_SDK = DaprJSONEncoder(separators=(",", ":"), ensure_ascii=True)
-_STRING = json.JSONEncoder()
-
-
 class StateJSONSerializer(PlainJSONSerializer):
     """Actor state values as a JSON string of their JSON: exact on any Dapr state store."""
 
     def serialize(self, obj: object, custom_hook: Callable[[object], bytes] | None = None) -> bytes:
+        if isinstance(obj, EncodedJSON):
+            return _STRING.encode(obj.text).encode()
         if custom_hook is None and isinstance(obj, dict | list | str):  # every value we store
             return _STRING.encode(_AS_THE_SDK.encode(obj)).encode()
         inner = super().serialize(obj, custom_hook).decode()

@@ -21,6 +21,7 @@ from dapr.actor.runtime.state_manager import ActorStateManager
 
 from ._errors import ObjectUnavailableError
 from ._request_index import Placement, RequestIndex
+from ._serializer import EncodedJSON
 from ._turnlock import fenced
 
 POLICY_KEY = "policy"
@@ -188,7 +189,7 @@ class ObjectStore:
         return dict(record) if found and isinstance(record, dict) else None
 
     async def stage_request_record(
-        self, placement: Placement, record: dict[str, Any], meta: Meta
+        self, placement: Placement, record: EncodedJSON, meta: Meta
     ) -> None:
         """Stage one record where `placement` puts it (the index already holds it), the records
         it frees, the rewritten base if any, and the tail in `meta` (staged again). Records are
