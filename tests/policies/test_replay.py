@@ -273,7 +273,7 @@ def test_entry_signatures_name_their_host_and_detect_tampering() -> None:
     ],
 )  # fmt: skip
 def test_replay_compares_records_as_json_values(recorded: Any, produced: Any, same: bool) -> None:
-    from policies._replay import _same
+    from policies._replayer import same as _same
 
     assert _same(recorded, produced) is same
     assert _same(produced, recorded) is same
