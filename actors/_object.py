@@ -20,6 +20,7 @@ from policies import NumberOutOfRange, Policy, PolicyError, TooDeep, load_policy
 
 from ._activations import sidecar_generation
 from ._auth import authenticate, who_of
+from ._cycle import run_cycle
 from ._delivery import check_mark
 from ._describe import describe
 from ._errors import BadRequestError, ForbiddenError, ObjectError, error_envelope
@@ -134,7 +135,7 @@ class ResidentObject(Actor, ResidentObjectInterface, Remindable):
         async with turn_lock(self.object_id):
             await self._forget_if_stale()
             try:
-                result = await self._turn().cycle(who={"reminder": REMINDER}, forced=False)
+                result = await run_cycle(self._turn(), who={"reminder": REMINDER}, forced=False)
             except BaseException:
                 await self._store.discard()
                 CYCLES.labels(outcome="failed").inc()
@@ -301,7 +302,7 @@ class ResidentObject(Actor, ResidentObjectInterface, Remindable):
         keyed = await turn.keyed(caller, key_of(request), evaluate_fingerprint())
         if keyed is not None and (earlier := await keyed.replay(now=self._host.clock.now())):
             return earlier
-        return await turn.cycle(who=who_of(caller), forced=True, keyed=keyed)
+        return await run_cycle(turn, who=who_of(caller), forced=True, keyed=keyed)
 
     async def _export(self, request: Request) -> Request:
         caller = authenticate(request, self._host)

@@ -1,4 +1,6 @@
-"""The steps of one turn: load, decide (policy engine), stage, commit, deliver.
+"""The steps of one turn: load, decide (policy engine), stage, commit, deliver; and the turns
+that install a policy and run a command. A cycle is in actors._cycle, workflow triggers in
+actors._workflow, moving an object in actors._portability.
 
 A Turn is built fresh for each actor call and keeps nothing between calls: the SDK may
 activate an id twice, so all that matters lives in the store.
@@ -12,14 +14,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from policies import Decision, Policy, PolicyError, entry_inputs, load_policy, next_entry
+from policies import Decision, Policy, entry_inputs, load_policy, next_entry
 
 from . import _workflow as workflow
 from ._auth import who_of
 from ._effects import deliver, outbox_items
 from ._errors import ForbiddenError, ObjectMovedError, ObjectNotFoundError
 from ._host import HostConfig
-from ._metrics import REMINDER_LAG, record_outbox
+from ._metrics import record_outbox
 from ._requests import KeyedRequest, command_fingerprint
 from ._sidecar import SidecarClient
 from ._state import Meta, ObjectStore, StoredObject
@@ -175,7 +177,7 @@ class Turn:
             provenance["hosts"][signer.kid] = signer.jwk
         await self.store.stage_provenance(provenance)
 
-    async def _schedule(self, policy: Policy, meta: Meta) -> None:
+    async def schedule(self, policy: Policy, meta: Meta) -> None:
         period = policy.effective_period(self.host.limits)
         await self.reminders.register_reminder(REMINDER, b"", due_time=period, period=period)
         meta.reminder_period_s, meta.reminder_due_at = period.total_seconds(), None
@@ -197,7 +199,7 @@ class Turn:
             await self.store.commit()
         return pending
 
-    async def _record(
+    async def record(
         self,
         stored: StoredObject,
         decision: Decision,
@@ -270,7 +272,7 @@ class Turn:
         )  # fmt: skip
         data, steps, items = await workflow.on_install(self, new, meta, data, who, now)
         entries, outbox = [*entries, *steps], [*outbox, *items]
-        await self._schedule(new, meta)
+        await self.schedule(new, meta)
         await workflow.schedule_due(self, new, meta, now)
         await self.remember_policy(jws, fresh=stored is None)
         await self.store.stage(meta=meta, policy_jws=jws, data=data, entries=entries, outbox=outbox)
@@ -363,7 +365,7 @@ class Turn:
         digest = self.host.inputs.measure(decision)  # DataTooLarge/TooDeep: nothing applies
         if not worth_recording(decision):
             return decision, stored.outbox
-        outbox = await self._record(
+        outbox = await self.record(
             stored,
             decision,
             kind="command" if decision.applied else "denied",
@@ -375,89 +377,3 @@ class Turn:
             inputs=self.inputs("command", caller=dict(caller), command=name, params=params),
         )
         return decision, outbox
-
-    # --- cycle ----------------------------------------------------------------------------
-
-    def _is_duplicate_fire(self, meta: Meta, now: datetime, period: timedelta) -> bool:
-        """Too soon after the last cycle: Dapr may deliver a reminder twice (dapr/dapr#3921), and
-        after downtime daprd's scheduler replays every missed tick back to back."""
-        if meta.last_cycle_at is None:
-            return False
-        return now - parse_iso(meta.last_cycle_at) < period / 2
-
-    async def cycle(
-        self, *, who: Mapping[str, Any], forced: bool, keyed: KeyedRequest | None = None
-    ) -> dict[str, Any]:
-        """One evaluation; `keyed`: a keyed `evaluate`, recorded with the cycle it ran."""
-        stored = await self.store.load()
-        if stored is None or stored.meta.status == "moved":
-            await self.reminders.unregister_reminder(REMINDER)
-            return {"skipped": "absent" if stored is None else "moved"}
-        meta, now = stored.meta, self.host.clock.now()
-        try:
-            policy = self.policy_of(stored)
-        except PolicyError as exc:
-            meta.last_error = f"{exc.code}: {exc}"
-            await self.store.stage(meta=meta)
-            await self.store.commit()
-            return {"skipped": exc.code}
-        period = policy.effective_period(self.host.limits)
-        if policy.has_workflow:
-            await workflow.on_fire(self, stored, policy, now)
-        if not forced and meta.last_cycle_at is not None:
-            due = parse_iso(meta.last_cycle_at) + period
-            REMINDER_LAG.observe(max(0.0, (now - due).total_seconds()))
-        if not forced and self._is_duplicate_fire(meta, now, period):
-            return {"skipped": "duplicate"}  # writes nothing; counted in resident_cycles_total
-        if meta.reminder_period_s != period.total_seconds():
-            await self._schedule(policy, meta)
-        return await self._run_cycle(stored, policy, who=who, now=now, keyed=keyed)
-
-    async def _run_cycle(
-        self,
-        stored: StoredObject,
-        policy: Policy,
-        *,
-        who: Mapping[str, Any],
-        now: datetime,
-        keyed: KeyedRequest | None = None,
-    ) -> dict[str, Any]:
-        meta, outbox = stored.meta, stored.outbox
-        meta.cycles += 1
-        meta.last_cycle_at, meta.last_error = iso(now), None
-        decision = policy.evaluate(
-            stored.data,
-            object_id=self.object_id,
-            cycle=meta.cycles,
-            now=now,
-            limits=self.host.limits,
-        )
-        decision, digest = self.host.inputs.bound_cycle(decision, data=stored.data)
-        outbox = stored.outbox
-        if worth_recording(decision):
-            outbox = await self._record(
-                stored,
-                decision,
-                kind="cycle",
-                who=who,
-                policy=policy,
-                extra={"cycle": meta.cycles},
-                digest=digest,
-                now=now,
-                inputs=self.inputs("cycle", cycle=meta.cycles),
-            )
-        else:
-            await self.store.stage(meta=meta)  # a cycle that changes nothing writes only meta
-        result = {
-            "cycle": meta.cycles,
-            "changes": decision.changes,
-            "effects": decision.effects,
-            "denied": decision.denied,
-            "errors": decision.errors,
-            "seq": meta.seq,
-        }
-        if keyed is not None:
-            await keyed.stage(result, now=now, meta=meta)
-        await self.store.commit()
-        await self.flush_outbox(outbox, meta)
-        return result

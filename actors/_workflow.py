@@ -127,7 +127,7 @@ async def schedule_due(turn: Turn, policy: Policy, meta: Meta, now: datetime) ->
     fire; the reminder keeps its period afterwards, so normal cycles resume by themselves."""
     period = policy.effective_period(turn.host.limits)
     if meta.reminder_period_s != period.total_seconds():
-        await turn._schedule(policy, meta)
+        await turn.schedule(policy, meta)
     status = status_of(meta)
     due = None if status is None else policy.workflow_due(status)
     if due is None or due <= now or due - now >= period or meta.reminder_due_at == _iso(due):
