@@ -167,7 +167,12 @@ async def export_object(
 async def _exported_requests(turn: Turn) -> list[dict[str, Any]]:
     """Idempotency records travel with the object: a retry after the move is still a retry."""
     host = turn.host
-    return await exported(turn.store, now=host.clock.now(), window=host.idempotency_window)
+    return await exported(
+        turn.store,
+        now=host.clock.now(),
+        window=host.idempotency_window,
+        max_keys=host.idempotency_max_keys,
+    )
 
 
 async def _stop_reminder(turn: Turn) -> None:

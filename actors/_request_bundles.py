@@ -39,11 +39,14 @@ FINGERPRINT = re.compile(r"[0-9a-f]{64}")
 CLOCK_ALLOWANCE = timedelta(minutes=5)
 
 
-async def exported(store: RecordStore, *, now: datetime, window: timedelta) -> list[dict[str, Any]]:
+async def exported(
+    store: RecordStore, *, now: datetime, window: timedelta, max_keys: int
+) -> list[dict[str, Any]]:
     """The live records as a bundle carries them, oldest first."""
     horizon = millis(now - window)
-    live = [entry for entry in (await store.request_index()).entries() if entry.at >= horizon]
-    records = await asyncio.gather(*(store.request_record(entry.slot) for entry in live))
+    index = await store.request_index(max_keys=max_keys)
+    live = [entry for entry in index.entries() if entry.at >= horizon]
+    records = await asyncio.gather(*(store.request_record(entry) for entry in live))
     return [
         {**{f: record.get(f) for f in RECORD_FIELDS}, "at": stamp(moment(entry.at))}
         for entry, record in zip(live, records, strict=True)

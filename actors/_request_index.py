@@ -1,20 +1,23 @@
 """The index of an object's idempotency records: which exist, when each was made, where it lies.
 
-Records live in a ring of numbered slots (`request-slot-<n>`): a new record takes a free slot
-or, once the object holds `max_keys`, the oldest record's, so it overwrites what is dropped
-and a keyed command never also deletes. The index is stored in two parts:
+A record rides in the stored value of the lineage entry its turn wrote (`seq`), so recording
+a command's key adds no state operation. A turn that wrote no entry (an `evaluate` that
+changed nothing) and an import keep records in a ring of numbered slots
+(`request-slot-<n>`): a new one takes its own earlier slot, the slot of the oldest record when
+that one is dropped for it, or the lowest free one. The index is stored in two parts:
 
 - the base (`request-index`), every entry as of the last compaction, rewritten only then;
 - the tail (`Meta.requests_tail`), the entries added since, oldest first. Meta is written by
-  every turn anyway, so recording a key adds no state operation beyond the record itself.
+  every turn anyway.
 
-Reading replays the tail over the base: an entry replaces the one that held its slot (and an
-older entry of its id). The object compacts, rewriting the base and emptying the tail, once
+Reading replays the tail over the base (an entry replaces an older one of its id or its slot)
+and keeps the newest `max_keys`, which is how the tail says that the oldest record was
+dropped for a new one. The object compacts, rewriting the base and emptying the tail, once
 the tail holds `TAIL_ENTRIES` entries or when a record must go without a successor (expired,
 or beyond a bound). An entry is `<record id: 16 hex><time: 11 hex ms since epoch><outcome
-bytes: 6 hex><slot: 3 hex>`; every character counts, as the text is JSON-escaped three times
-on its way to the store. Anything malformed reads as no records (never an error): the store
-is only as trusted as the apps sharing the sidecar.
+bytes: 6 hex><slot: 3 hex><lineage seq: 12 hex, 0 for a slot>`; every character counts, as
+the text is JSON-escaped three times on its way to the store. Anything malformed reads as no
+records (never an error): the store is only as trusted as the apps sharing the sidecar.
 
 The parsed index is kept for the activation and changed in place by the turn that records
 (actors._state): a keyed command's bookkeeping is a dictionary lookup and an append.
@@ -31,7 +34,8 @@ RID_LENGTH = 16
 TIME_LENGTH = 11
 SIZE_LENGTH = 6
 SLOT_LENGTH = 3
-ENTRY_LENGTH = RID_LENGTH + TIME_LENGTH + SIZE_LENGTH + SLOT_LENGTH
+SEQ_LENGTH = 12
+ENTRY_LENGTH = RID_LENGTH + TIME_LENGTH + SIZE_LENGTH + SLOT_LENGTH + SEQ_LENGTH
 MAX_SIZE = 16**SIZE_LENGTH - 1  # a larger outcome is counted as this (the byte bound still holds)
 SLOTS = 16**SLOT_LENGTH  # the most records an object can be told to keep
 # Entries kept in the tail before the base is rewritten.
@@ -51,14 +55,19 @@ def _is_hex(text: str) -> bool:
 class Entry(NamedTuple):
     rid: str
     at: int  # milliseconds since the epoch
-    size: int  # bytes of the recorded outcome's JSON, at most MAX_SIZE
-    slot: int
+    size: int  # bytes of a slot's record, at most MAX_SIZE (0 in lineage: never freed)
+    slot: int  # where the record is when `seq` is 0
+    seq: int  # the lineage entry whose stored value holds the record, else 0
     text: str  # as stored: a rewritten base joins these (formatting them anew cost 17 µs)
 
     @classmethod
-    def make(cls, rid: str, at: int, size: int, slot: int) -> Entry:
+    def make(cls, rid: str, at: int, size: int, slot: int, seq: int = 0) -> Entry:
         size = min(size, MAX_SIZE)
-        return cls(rid, at, size, slot, f"{rid}{at:011x}{size:06x}{slot:03x}")
+        return cls(rid, at, size, slot, seq, f"{rid}{at:011x}{size:06x}{slot:03x}{seq:012x}")
+
+    @property
+    def in_slot(self) -> bool:
+        return not self.seq
 
 
 def _entries(text: object, *, most: int) -> Iterator[Entry]:
@@ -72,23 +81,26 @@ def _entries(text: object, *, most: int) -> Iterator[Entry]:
         at = start + RID_LENGTH
         size = at + TIME_LENGTH
         slot = size + SIZE_LENGTH
+        seq = slot + SLOT_LENGTH
         end = start + ENTRY_LENGTH
         yield Entry(
             text[start:at],
             int(text[at:size], 16),
             int(text[size:slot], 16),
-            int(text[slot:end], 16),
+            int(text[slot:seq], 16),
+            int(text[seq:end], 16),
             text[start:end],
         )
 
 
 @dataclass(frozen=True, slots=True)
 class Placement:
-    """What recording one entry changes in the store: the slot its record goes to, the slots
-    whose records are dropped without a successor, the base when it is rewritten (None: kept)
-    and the tail."""
+    """What recording one entry changes in the store: where its record goes (the lineage
+    entry `seq`, else `slot`), the slots whose records are dropped without a successor, the
+    base when it is rewritten (None: kept) and the tail."""
 
     slot: int
+    seq: int
     freed: list[int]
     base: str | None
     tail: str
@@ -104,8 +116,9 @@ class RequestIndex:
     tail: str = ""
 
     @classmethod
-    def from_state(cls, base: object, tail: object) -> RequestIndex:
-        """The index stored as `base` and `tail` (either may be absent or malformed)."""
+    def from_state(cls, base: object, tail: object, *, max_keys: int) -> RequestIndex:
+        """The index stored as `base` and `tail` (either may be absent or malformed), its
+        newest `max_keys` entries: a record appended to a full index dropped the oldest."""
         index = cls()
         for entry in _entries(base, most=SLOTS):
             index._put(entry)
@@ -113,6 +126,8 @@ class RequestIndex:
         for entry in appended:
             index._put(entry)
         index.tail = tail if appended and isinstance(tail, str) else ""
+        while len(index._by_rid) > min(max_keys, SLOTS):
+            index._drop(next(iter(index._by_rid.values())))
         return index
 
     def __len__(self) -> int:
@@ -126,56 +141,77 @@ class RequestIndex:
 
     def _put(self, entry: Entry) -> None:
         """Add `entry` last, replacing an entry of its id and the one in its slot."""
-        same_id, same_slot = self._by_rid.get(entry.rid), self._by_slot.get(entry.slot)
+        same_id = self._by_rid.get(entry.rid)
         if same_id is not None:
             self._drop(same_id)
-        if same_slot is not None and same_slot in self._by_rid:
-            self._drop(self._by_rid[same_slot])
+        if entry.in_slot:
+            same_slot = self._by_slot.get(entry.slot)
+            if same_slot is not None and same_slot in self._by_rid:
+                self._drop(self._by_rid[same_slot])
+            self._by_slot[entry.slot] = entry.rid
         self._by_rid[entry.rid] = entry
-        self._by_slot[entry.slot] = entry.rid
         self.total += entry.size
 
     def _drop(self, entry: Entry) -> None:
         del self._by_rid[entry.rid]
-        if self._by_slot.get(entry.slot) == entry.rid:
+        if entry.in_slot and self._by_slot.get(entry.slot) == entry.rid:
             del self._by_slot[entry.slot]
         self.total -= entry.size
 
     def record(
-        self, rid: str, *, at: int, size: int, horizon: int, max_keys: int, max_bytes: int
+        self,
+        rid: str,
+        *,
+        at: int,
+        size: int,
+        horizon: int,
+        max_keys: int,
+        max_bytes: int,
+        seq: int = 0,
     ) -> Placement:
         """Add the record of `rid` (the newest), changing this index in place, and say what
-        the store must write. It goes to its own earlier slot, else a free one while fewer
-        than `max_keys` are kept, else the oldest record's (which is dropped). Usually only
-        the tail grows; past a bound, or with a full tail, the index compacts: the expired
-        go, then the oldest beyond `max_keys` records or `max_bytes` of outcomes (the newest
-        always stays), and the base is rewritten. Written flat: it runs in every keyed turn."""
+        the store must write. It rides in lineage entry `seq`, or (seq 0) goes to a slot: its
+        own earlier one, else the one of the oldest record when that is dropped for it (the
+        index holds `max_keys`), else the lowest free one. Usually only the tail grows; past
+        a bound, or with a full tail, the index compacts: the expired go, then the oldest
+        beyond `max_keys` records or `max_bytes` of slots' records (the newest always stays),
+        and the base is rewritten. Written flat: it runs in every keyed turn."""
         by_rid, by_slot, max_keys = self._by_rid, self._by_slot, min(max_keys, SLOTS)
         old = by_rid.pop(rid, None)
         if old is None and len(by_rid) >= max_keys:
             old = by_rid.popitem(last=False)[1]
+        freed: list[int] = []
+        slot = -1
         if old is not None:
-            slot = old.slot
             self.total -= old.size
-        elif len(by_rid) not in by_slot:  # slots fill in order until one is freed
-            slot = len(by_rid)
-        else:
-            slot = next(s for s in range(SLOTS) if s not in by_slot)
-        new = Entry.make(rid, at, size, slot)
+            if old.in_slot and by_slot.get(old.slot) == old.rid:
+                del by_slot[old.slot]
+                if seq:
+                    freed.append(old.slot)
+                else:
+                    slot = old.slot
+        if seq:
+            slot = 0
+        elif slot < 0:
+            slot = len(by_slot)  # slots fill in order until one is freed
+            if slot in by_slot:
+                slot = next(s for s in range(SLOTS) if s not in by_slot)
+        new = Entry.make(rid, at, 0 if seq else size, slot, seq)
         by_rid[rid] = new
-        by_slot[slot] = rid
+        if not seq:
+            by_slot[slot] = rid
         self.total += new.size
         full = len(self.tail) >= TAIL_ENTRIES * ENTRY_LENGTH
-        if not full and len(self) <= max_keys and self.total <= max_bytes:
+        if not full and len(by_rid) <= max_keys and self.total <= max_bytes:
             self.tail += new.text
-            return Placement(new.slot, [], None, self.tail)
-        freed: list[int] = []
-        for entry in list(self._by_rid.values())[:-1]:
-            if entry.at >= horizon and len(self) <= max_keys and self.total <= max_bytes:
+            return Placement(slot, seq, freed, None, self.tail)
+        for entry in list(by_rid.values())[:-1]:
+            if entry.at >= horizon and len(by_rid) <= max_keys and self.total <= max_bytes:
                 break
             self._drop(entry)
-            freed.append(entry.slot)
-        return Placement(new.slot, freed, self.compacted(), "")
+            if entry.in_slot:
+                freed.append(entry.slot)
+        return Placement(slot, seq, freed, self.compacted(), "")
 
     def compacted(self) -> str:
         """The whole index as a base (its tail emptied): what a rewritten base stores."""

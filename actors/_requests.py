@@ -11,13 +11,15 @@ Records are per caller (issuer, subject) and bound to the request (a digest of w
 so one caller cannot read another's outcome, and a key reused for a different request is
 refused (`idempotency_key_reused`). Only applied turns are recorded: a refused command leaves
 no record and may be fixed and retried under the same key. Records expire after the host's
-window (default 24 h); at most `max_keys` are kept per object and `MAX_TABLE_BYTES` of
-records, the oldest dropped first. They travel in export bundles (actors._portability).
+window (default 24 h); at most `max_keys` are remembered per object, and `MAX_TABLE_BYTES` of
+records kept in slots, the oldest dropped first. They travel in export bundles
+(actors._portability).
 
-Each record is one state key in a ring of slots, overwritten when its slot is reused; an
-index (actors._request_index, kept parsed for the activation) says which record is where, so a
-keyed turn reads nothing more than an unkeyed one and writes one small record besides the
-index's tail, which rides in `meta` (written by every turn anyway).
+A record rides in the stored value of the lineage entry its turn wrote, else (an `evaluate`
+that changed nothing, an import) in a ring of slots; an index (actors._request_index, kept
+parsed for the activation) says which record is where. So a keyed command reads nothing more
+than an unkeyed one and writes no more keys: its record goes beside its entry, the index's
+tail rides in `meta`, and the index's base is rewritten once per 33 records.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ._errors import BadRequestError, ObjectError
-from ._request_index import RID_LENGTH, Placement, RequestIndex
+from ._request_index import RID_LENGTH, Entry, Placement, RequestIndex
 from ._serializer import EncodedJSON
 
 if TYPE_CHECKING:
@@ -40,7 +42,7 @@ if TYPE_CHECKING:
 MAX_RECORDS = 256
 WINDOW = timedelta(hours=24)
 MAX_KEY_LENGTH = 128
-# Outcomes kept per object, as JSON bytes (the newest record is always kept).
+# Records kept in slots per object, as JSON bytes (the newest record is always kept).
 MAX_TABLE_BYTES = 8 * 1024 * 1024
 # Letters, digits and `. _ : + / = -`: UUIDs, ULIDs, hex and base64(url) keys all fit; no
 # whitespace, quotes or control characters reach the state store or a log line.
@@ -131,12 +133,14 @@ def size_of(record: Mapping[str, Any]) -> int:
 class RecordStore(Protocol):
     """Where the records live (actors._state.ObjectStore)."""
 
-    async def request_index(self) -> RequestIndex: ...
+    async def request_index(self, *, max_keys: int) -> RequestIndex: ...
 
-    async def request_record(self, slot: int) -> dict[str, Any] | None: ...
+    def holds_entry(self, seq: int) -> bool: ...
+
+    async def request_record(self, entry: Entry) -> dict[str, Any] | None: ...
 
     async def stage_request_record(
-        self, placement: Placement, record: EncodedJSON, meta: Meta
+        self, placement: Placement, record: dict[str, Any], meta: Meta
     ) -> None: ...
 
 
@@ -164,7 +168,7 @@ class KeyedRequest:
     ) -> KeyedRequest:
         iss, sub = str(caller.get("iss", "")), str(caller.get("sub", ""))
         identity = {"iss": iss, "sub": sub, "key": key, "fingerprint": fingerprint}
-        index = await store.request_index()
+        index = await store.request_index(max_keys=max_keys)
         return cls(store, record_id(iss, sub, key), identity, index, window, max_keys)
 
     async def replay(self, *, now: datetime) -> dict[str, Any] | None:
@@ -173,7 +177,7 @@ class KeyedRequest:
         entry = self.index.find(self.rid)
         if entry is None or entry.at < millis(now - self.window):
             return None
-        record = await self.store.request_record(entry.slot)
+        record = await self.store.request_record(entry)
         if record is None or any(record.get(k) != self.identity[k] for k in ("iss", "sub", "key")):
             return None
         if record.get("fingerprint") != self.identity["fingerprint"]:
@@ -185,16 +189,19 @@ class KeyedRequest:
         return {**outcome, "replayed": True} if isinstance(outcome, dict) else None
 
     async def stage(self, outcome: Mapping[str, Any], *, now: datetime, meta: Meta) -> None:
-        """Stage the record beside the turn's other writes (one transaction): into a free
-        slot or the oldest record's, the index's tail in `meta`; past a bound the expired and
-        the oldest records go."""
-        record = EncodedJSON.of({**self.identity, "outcome": outcome})
+        """Stage the record beside the turn's other writes (one transaction): beside the
+        lineage entry the turn wrote, else in a slot; the index's tail in `meta`; past a bound
+        the expired and the oldest records go."""
+        record = {**self.identity, "outcome": outcome}
+        seq = meta.seq if self.store.holds_entry(meta.seq) else 0
+        at = millis(now)
         placement = self.index.record(
             self.rid,
-            at=millis(now),
-            size=len(record.text),
+            at=at,
+            size=0 if seq else size_of(record),  # a slot's record counts against the bound
             horizon=millis(now - self.window),
             max_keys=self.max_keys,
             max_bytes=MAX_TABLE_BYTES,
+            seq=seq,
         )
         await self.store.stage_request_record(placement, record, meta)

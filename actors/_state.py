@@ -4,8 +4,9 @@ Keys: `policy` (the JWS), `data`, `meta` (counters, lineage head, status), `outb
 not yet delivered), `provenance` (every policy version the object ran under and the public keys
 of the hosts that signed its entries: what replaying its history needs; written only when an
 install or import adds to it), one `lineage-<seq>` key per lineage entry, so that appending
-costs the same however long the history is, and the idempotency records: `request-slot-<n>` and
-their index `request-index`, whose newest part rides in `meta` (actors._request_index).
+costs the same however long the history is, and the idempotency records: each in the stored
+value of the lineage entry its turn wrote (`{"entry", "request"}`), else in `request-slot-<n>`,
+and their index `request-index`, whose newest part rides in `meta` (actors._request_index).
 Everything a turn changes is staged, then saved in one Dapr state transaction by `commit()`.
 """
 
@@ -20,7 +21,7 @@ from dapr.actor.runtime.state_change import StateChangeKind
 from dapr.actor.runtime.state_manager import ActorStateManager
 
 from ._errors import ObjectUnavailableError
-from ._request_index import Placement, RequestIndex
+from ._request_index import SLOTS, Entry, Placement, RequestIndex
 from ._serializer import EncodedJSON
 from ._turnlock import fenced
 
@@ -101,8 +102,10 @@ class ObjectStore:
         self._state = state
         self._object_id = object_id
         self._written_entries: list[str] = []
-        # (stored base, stored tail, parsed index) of the idempotency records.
-        self._index_memo: tuple[object, str, RequestIndex] | None = None
+        # The meta value this turn staged (a fresh dict): a keyed turn sets its index tail in it.
+        self._staged_meta: dict[str, Any] | None = None
+        # (stored base, stored tail, bound, parsed index) of the idempotency records.
+        self._index_memo: tuple[object, str, int, RequestIndex] | None = None
 
     async def load(self) -> StoredObject | None:
         """The object, or None when no policy was ever installed."""
@@ -141,7 +144,8 @@ class ObjectStore:
             self._written_entries.append(key)
         if outbox is not None:
             await self._state.set_state(OUTBOX_KEY, outbox)
-        await self._state.set_state(META_KEY, meta.to_json())
+        self._staged_meta = meta.to_json()
+        await self._state.set_state(META_KEY, self._staged_meta)
 
     async def commit(self) -> None:
         """Save everything staged in one Dapr state transaction (all or nothing); refused
@@ -153,6 +157,7 @@ class ObjectStore:
         await self._state.save_state()
         self._forget(self._written_entries)
         self._written_entries = []
+        self._staged_meta = None
 
     async def provenance(self) -> dict[str, Any]:
         """{"policies": [jws, ...], "hosts": {kid: jwk}}; empty lists for an older object."""
@@ -171,55 +176,76 @@ class ObjectStore:
 
     # --- idempotency records (actors._requests) -------------------------------------------
 
-    async def request_index(self) -> RequestIndex:
+    async def request_index(self, *, max_keys: int) -> RequestIndex:
         """The index of the remembered requests (actors._request_index): the stored base
-        followed by the tail kept in meta. Parsed once per stored value and then changed in
-        place by the turns that record (the SDK's cache hands back the values they wrote)."""
+        followed by the tail kept in meta, its newest `max_keys`. Parsed once per stored value
+        and then changed in place by the turns that record (the SDK's cache hands back the
+        values they wrote)."""
         _, base = await self._state.try_get_state(REQUEST_INDEX_KEY)
         _, meta = await self._state.try_get_state(META_KEY)
         tail = meta.get("requests_tail", "") if isinstance(meta, dict) else ""
         memo = self._index_memo
-        if memo is None or memo[0] is not base or memo[1] != tail:
-            memo = self._index_memo = (base, tail, RequestIndex.from_state(base, tail))
-        return memo[2]
+        if memo is None or memo[0] is not base or memo[1] != tail or memo[2] != max_keys:
+            index = RequestIndex.from_state(base, tail, max_keys=max_keys)
+            memo = self._index_memo = (base, tail, max_keys, index)
+        return memo[3]
 
-    async def request_record(self, slot: int) -> dict[str, Any] | None:
-        found, record = await self._state.try_get_state(request_key(slot))
-        self._forget([request_key(slot)])
-        return dict(record) if found and isinstance(record, dict) else None
+    def holds_entry(self, seq: int) -> bool:
+        """Whether this turn staged lineage entry `seq` (a record can ride in its value)."""
+        return lineage_key(seq) in self._written_entries
+
+    async def request_record(self, entry: Entry) -> dict[str, Any] | None:
+        """The record `entry` indexes: in its lineage entry's stored value, else its slot."""
+        key = lineage_key(entry.seq) if entry.seq else request_key(entry.slot)
+        found, value = await self._state.try_get_state(key)
+        self._forget([key])
+        if entry.seq:
+            value = value.get("request") if found and isinstance(value, dict) else None
+        return dict(value) if found and isinstance(value, dict) else None
 
     async def stage_request_record(
-        self, placement: Placement, record: EncodedJSON, meta: Meta
+        self, placement: Placement, record: dict[str, Any], meta: Meta
     ) -> None:
-        """Stage one record where `placement` puts it (the index already holds it), the records
-        it frees, the rewritten base if any, and the tail in `meta` (staged again). Records are
-        written once and read only on a retry: dropped from the SDK's cache after commit."""
-        await self._state.set_state(request_key(placement.slot), record)
-        self._written_entries.append(request_key(placement.slot))
+        """Stage one record where `placement` puts it (the index already holds it): beside
+        the lineage entry this turn staged, else in its slot; the records it frees, the
+        rewritten base if any, and the tail in `meta`. A slot's record is written once and
+        read only on a retry: dropped from the SDK's cache after commit."""
+        if placement.seq:
+            key = lineage_key(placement.seq)
+            _, entry = await self._state.try_get_state(key)
+            await self._state.set_state(key, {"entry": entry, "request": record})
+        else:
+            await self._state.set_state(request_key(placement.slot), EncodedJSON.of(record))
+            self._written_entries.append(request_key(placement.slot))
         if placement.freed:
             await self._forget_records(placement.freed)
         meta.requests_tail = placement.tail
-        await self._state.set_state(META_KEY, meta.to_json())
+        if self._staged_meta is not None:  # the value staged is this turn's own dict
+            self._staged_meta["requests_tail"] = placement.tail
+        else:
+            await self._state.set_state(META_KEY, meta.to_json())
         if placement.base is not None:
             await self._state.set_state(REQUEST_INDEX_KEY, placement.base)
         if self._index_memo is not None:  # the index itself was changed in place
-            base = self._index_memo[0] if placement.base is None else placement.base
-            self._index_memo = (base, placement.tail, self._index_memo[2])
+            base, _, bound, index = self._index_memo
+            base = base if placement.base is None else placement.base
+            self._index_memo = (base, placement.tail, bound, index)
 
     async def replace_request_records(
         self, index: RequestIndex, records: dict[int, dict[str, Any]], meta: Meta
     ) -> None:
         """Stage a whole new table (an import): `records` by slot as `index` lists them; the
         records of the old table that no slot reuses are deleted. `meta` is staged later."""
-        previous = await self.request_index()
-        await self._forget_records(e.slot for e in previous.entries() if e.slot not in records)
+        previous = await self.request_index(max_keys=SLOTS)
+        stale = (e.slot for e in previous.entries() if e.in_slot and e.slot not in records)
+        await self._forget_records(stale)
         for slot, record in records.items():
             await self._state.set_state(request_key(slot), record)
             self._written_entries.append(request_key(slot))
         base = index.compacted()
         await self._state.set_state(REQUEST_INDEX_KEY, base)
         meta.requests_tail = ""
-        self._index_memo = (base, "", index)
+        self._index_memo = None  # the tail reaches the store with `meta`, staged later
 
     async def _forget_records(self, slots: Iterable[int]) -> None:
         """Delete records without reading them first: a staged upsert, then its removal, is
@@ -235,17 +261,21 @@ class ObjectStore:
         values would otherwise be saved by the next successful turn.
         """
         self._written_entries = []
+        self._staged_meta = None
         self._index_memo = None
         await self._state.clear_cache()
 
     async def read_entries(self, first: int, last: int) -> list[dict[str, Any]]:
-        """Lineage entries first..last (inclusive), read concurrently."""
+        """Lineage entries first..last (inclusive), read concurrently. An entry stored with an
+        idempotency record (`{"entry", "request"}`; an entry always has `seq`) is unwrapped."""
         if last < first:
             return []
         keys = [lineage_key(seq) for seq in range(first, last + 1)]
         results = await asyncio.gather(*(self._state.try_get_state(key) for key in keys))
         self._forget(keys)
-        return [dict(value) for found, value in results if found and isinstance(value, dict)]
+        values = [value for found, value in results if found and isinstance(value, dict)]
+        unwrapped = (v if "seq" in v else v.get("entry") for v in values)
+        return [dict(value) for value in unwrapped if isinstance(value, dict)]
 
     def _forget(self, keys: list[str]) -> None:
         """Drop saved lineage entries from the SDK's per-activation cache.

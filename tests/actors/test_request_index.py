@@ -20,24 +20,33 @@ def rid(n: int) -> str:
 
 
 class Store:
-    """What the object's state holds after each placement: the base, the tail and the record
-    in each slot (by record id)."""
+    """What the object's state holds after each placement: the base, the tail, the record
+    in each slot and beside each lineage entry (by record id)."""
 
     def __init__(self) -> None:
         self.base: str | None = None
         self.tail = ""
         self.slots: dict[int, str] = {}
+        self.lineage: dict[int, str] = {}
 
     def apply(self, placement: Placement, record_of: str) -> None:
-        self.slots[placement.slot] = record_of
+        if placement.seq:
+            self.lineage[placement.seq] = record_of
         for slot in placement.freed:
             del self.slots[slot]
+        if not placement.seq:
+            self.slots[placement.slot] = record_of
         if placement.base is not None:
             self.base = placement.base
         self.tail = placement.tail
 
-    def reloaded(self) -> RequestIndex:
-        return RequestIndex.from_state(self.base, self.tail)
+    def holds(self, entry: Entry) -> bool:
+        """Whether the record `entry` indexes is where it says."""
+        where = self.lineage.get(entry.seq) if entry.seq else self.slots.get(entry.slot)
+        return where == entry.rid
+
+    def reloaded(self, max_keys: int = SLOTS) -> RequestIndex:
+        return RequestIndex.from_state(self.base, self.tail, max_keys=max_keys)
 
 
 def recorded(
@@ -71,6 +80,22 @@ def test_a_full_index_overwrites_the_oldest_records_slot() -> None:
     assert store.reloaded().entries() == index.entries()
 
 
+def test_a_record_beside_its_lineage_entry_takes_no_slot_and_frees_the_oldest_ones() -> None:
+    index, store = recorded((1, 10, 5), (2, 20, 5), max_keys=2)
+    placement = index.record(rid(3), at=30, size=5, horizon=0, max_keys=2, max_bytes=99, seq=7)
+    store.apply(placement, rid(3))
+    assert placement.seq == 7
+    assert placement.freed == [0]  # the oldest's slot: nothing will read it again
+    assert [(e.rid, e.seq, e.size) for e in index.entries()] == [(rid(2), 0, 5), (rid(3), 7, 0)]
+    assert store.slots == {1: rid(2)}
+    assert store.base is None  # the tail says it all: reading keeps the newest two
+    assert store.reloaded(max_keys=2).entries() == index.entries()
+    placement = index.record(rid(4), at=40, size=5, horizon=0, max_keys=2, max_bytes=99)
+    store.apply(placement, rid(4))
+    assert (placement.slot, placement.seq) == (1, 0)  # the dropped rid 2's slot
+    assert store.reloaded(max_keys=2).entries() == index.entries()
+
+
 def test_a_recorded_id_keeps_its_slot_and_moves_last() -> None:
     index, _ = recorded((1, 10, 5), (2, 20, 5), (1, 30, 7))
     assert index.entries() == [Entry.make(rid(2), 20, 5, 1), Entry.make(rid(1), 30, 7, 0)]
@@ -90,8 +115,8 @@ def test_malformed_state_reads_as_no_records() -> None:
         (good * (SLOTS + 1), ""),  # longer than any index this host writes
         ("", good * (TAIL_ENTRIES + 1)),
     ]:
-        assert len(RequestIndex.from_state(base, tail)) == 0, (base, tail)
-    assert len(RequestIndex.from_state("garbage", good)) == 1  # a good tail still counts
+        assert len(RequestIndex.from_state(base, tail, max_keys=SLOTS)) == 0, (base, tail)
+    assert len(RequestIndex.from_state("garbage", good, max_keys=SLOTS)) == 1  # a good tail
 
 
 def test_the_expired_and_the_oldest_beyond_the_bounds_go_at_compaction() -> None:
@@ -109,27 +134,38 @@ def test_the_expired_and_the_oldest_beyond_the_bounds_go_at_compaction() -> None
 
 
 @given(
-    st.lists(st.tuples(st.integers(0, 20), st.integers(0, 50), st.integers(0, 3)), max_size=120),
+    st.lists(
+        st.tuples(st.integers(0, 20), st.integers(0, 50), st.integers(0, 3), st.booleans()),
+        max_size=120,
+    ),
     st.integers(1, 8),
 )
 def test_the_stored_index_always_says_what_memory_does_within_its_bounds(
-    items: list[tuple[int, int, int]], max_keys: int
+    items: list[tuple[int, int, int, bool]], max_keys: int
 ) -> None:
     index, store = RequestIndex(), Store()
-    for at, (n, size, age) in enumerate(items):
+    for at, (n, size, age, beside_entry) in enumerate(items):
+        seq = at + 1 if beside_entry else 0
         placement = index.record(
-            rid(n), at=at, size=size, horizon=at - 10 * age, max_keys=max_keys, max_bytes=200
+            rid(n),
+            at=at,
+            size=size,
+            horizon=at - 10 * age,
+            max_keys=max_keys,
+            max_bytes=200,
+            seq=seq,
         )
         store.apply(placement, rid(n))
         entries = index.entries()
-        assert entries[-1] == Entry.make(rid(n), at, size, placement.slot)
+        assert entries[-1] == Entry.make(rid(n), at, 0 if seq else size, placement.slot, seq)
         assert len(entries) <= max_keys
         assert index.total == sum(e.size for e in entries)
         assert index.total <= 200 or len(entries) == 1
         assert len(index.tail) <= TAIL_ENTRIES * ENTRY_LENGTH
-        assert all(store.slots[e.slot] == e.rid for e in entries)  # every record where it says
+        assert all(store.holds(e) for e in entries)  # every record where its entry says
         assert len(store.slots) <= max_keys  # storage is bounded too, stale records included
-        assert store.reloaded().entries() == entries
+        assert set(store.slots.values()) <= {e.rid for e in entries if e.in_slot}
+        assert store.reloaded(max_keys).entries() == entries
 
 
 @given(st.lists(st.tuples(st.integers(0, 12), st.integers(1, 6)), max_size=80))
@@ -143,6 +179,6 @@ def test_a_host_that_lowers_its_bound_drops_the_oldest_and_frees_their_slots(
         entries = index.entries()
         assert len(entries) <= max_keys
         assert entries[-1].rid == rid(n)
-        assert all(store.slots[e.slot] == e.rid for e in entries)
+        assert all(store.holds(e) for e in entries)
         assert len(store.slots) <= 6
-        assert store.reloaded().entries() == entries
+        assert store.reloaded(max_keys).entries() == entries

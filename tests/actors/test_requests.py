@@ -143,7 +143,6 @@ async def test_at_most_max_keys_are_kept_the_oldest_dropped_first() -> None:
     for n in range(4):
         await command(actor, f"k-{n}")
         clock.moment += timedelta(seconds=1)
-    assert len(record_keys(sidecar)) == 3  # the dropped record is deleted, not only unlisted
     for n in (1, 2, 3):
         assert (await command(actor, f"k-{n}"))["replayed"] is True
     assert "replayed" not in await command(actor, "k-0")  # forgotten: applied again
@@ -209,29 +208,34 @@ async def test_params_that_are_not_plain_json_are_a_clear_refusal() -> None:
     assert stored(sidecar, "data") == {"count": 0}
 
 
-async def test_a_keyed_command_writes_one_record_and_reuses_the_oldest_slot() -> None:
-    """Beside what an unkeyed command writes, a keyed one writes only its record: the index's
-    tail rides in meta, the base is rewritten once per `TAIL_ENTRIES` records, and once the
-    object holds `max_keys` records a new one overwrites the oldest (nothing to delete)."""
+async def test_a_keyed_command_writes_no_key_an_unkeyed_one_does_not() -> None:
+    """A keyed command's record rides in the stored value of its lineage entry and the index's
+    tail in meta; the index's base is rewritten once per `TAIL_ENTRIES + 1` records. Nothing
+    is deleted, lineage reads return the plain entries, and a new activation remembers the
+    newest `max_keys` keys."""
     clock = FakeClock()
     sidecar, actor = await installed(clock=clock, idempotency_max_keys=64)
     prefix = "ResidentObject||counter-1||"
-    unkeyed_writes = {"data", "meta"}
     base_writes = 0
     for n in range(200):
         clock.moment += timedelta(seconds=1)
         before = dict(sidecar.state)
-        await command(actor, f"k-{n}")
+        result = await command(actor, f"k-{n}")
         written = {k.removeprefix(prefix) for k, v in sidecar.state.items() if before.get(k) != v}
         assert set(before) <= set(sidecar.state)  # nothing deleted
-        records = {k for k in written if k.startswith("request-slot-")}
-        assert len(records) == 1
+        entry_key = f"lineage-{result['seq']:010d}"
         base_writes += "request-index" in written
-        others = written - records - unkeyed_writes - {"request-index"}
-        assert len(others) == 1
-        assert others.pop().startswith("lineage-")
-        assert len(record_keys(sidecar)) == min(n + 1, 64)
+        assert written - {"request-index"} == {"data", "meta", entry_key}
+        beside = stored(sidecar, entry_key)
+        assert set(beside) == {"entry", "request"}
+        assert beside["request"]["outcome"] == {k: v for k, v in result.items() if k != "replayed"}
     assert base_writes == 200 // (TAIL_ENTRIES + 1)
+    assert record_keys(sidecar) == []
+    page = await saved(await actor.lineage({"token": token(), "after": 190, "limit": 5}), actor)
+    assert [e["seq"] for e in page["entries"]] == [191, 192, 193, 194, 195]
+    assert all(e == stored(sidecar, f"lineage-{e['seq']:010d}")["entry"] for e in page["entries"])
+    verified = await saved(await actor.verify_lineage({"token": token()}), actor)
+    assert verified["ok"] is True, verified
     fresh = activation(sidecar, clock=clock, idempotency_max_keys=64)
     for n in range(200 - 64, 200):  # the newest are all remembered, from a new activation
         assert (await command(fresh, f"k-{n}"))["replayed"] is True, n
