@@ -9,7 +9,7 @@ activate an id twice, so all that matters lives in the store.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -297,7 +297,7 @@ class Turn:
         self.ensure_active(stored)
         policy = self.policy_of(stored)
         policy.check_caller(caller)
-        keyed = await self.keyed(caller, request_id, command_fingerprint(name, params))
+        keyed = await self.keyed(caller, request_id, lambda: command_fingerprint(name, params))
         if keyed is not None and (earlier := await keyed.replay(now=self.host.clock.now())):
             return earlier
         if workflow_events and name in policy.workflow_events:
@@ -314,16 +314,17 @@ class Turn:
         return result
 
     async def keyed(
-        self, caller: Mapping[str, Any], key: str | None, fingerprint: str
+        self, caller: Mapping[str, Any], key: str | None, fingerprint: Callable[[], str]
     ) -> KeyedRequest | None:
-        """The request's record of this turn, when it carries an idempotency key."""
+        """The request's record of this turn, when it carries an idempotency key (only then
+        is the request's `fingerprint` computed)."""
         if key is None:
             return None
         return await KeyedRequest.open(
             self.store,
             caller=caller,
             key=key,
-            fingerprint=fingerprint,
+            fingerprint=fingerprint(),
             window=self.host.idempotency_window,
             max_keys=self.host.idempotency_max_keys,
         )

@@ -257,8 +257,15 @@ def _actions(where: str, actions: Sequence[Action]) -> Iterator[tuple[str, str]]
 
 
 def exact_json(raw: str | bytes) -> Any:
-    """`json.loads` for input: numbers must be finite and integers exact (NumberOutOfRange)."""
-    return json.loads(raw, parse_float=_finite_float, parse_int=_exact_int)
+    """`json.loads` for input: numbers must be finite and integers exact (NumberOutOfRange).
+    `NaN`, `Infinity` and `-Infinity`, which Python's decoder accepts, are refused too."""
+    return json.loads(
+        raw, parse_float=_finite_float, parse_int=_exact_int, parse_constant=_no_constant
+    )
+
+
+def _no_constant(text: str) -> float:
+    raise NumberOutOfRange(f"number {text!r} is out of range: it is not finite")
 
 
 # The largest integer canonical JSON (RFC 8785) and IEEE doubles hold exactly.

@@ -9,7 +9,9 @@ import pytest
 
 from tests.e2e.hosts import Issuer, ResidentHost, example
 
+# Python's decoder also reads the non-finite constants, which JSON does not have.
 HUGE = [b"1e400", b"-1e400", b"1" + b"0" * 400, b"9" * 5000, b"9007199254740992"]
+HUGE += [b"NaN", b"Infinity", b"-Infinity"]
 
 
 @pytest.fixture(scope="module")

@@ -15,6 +15,7 @@ from policies import (
     InputLimits,
     InvalidConfig,
     InvalidPolicy,
+    NumberOutOfRange,
     PolicyTooLarge,
     SigningKey,
     TokenError,
@@ -123,6 +124,12 @@ def test_loads_refuses_deep_text_without_recursion_error(kind: type) -> None:
 def test_loads_leaves_bad_json_to_the_caller() -> None:
     with pytest.raises(ValueError, match="Expecting property name"):
         InputLimits().loads(b"{nope", what="x")
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_loads_refuses_the_non_finite_constants_pythons_decoder_accepts(constant: str) -> None:
+    with pytest.raises(NumberOutOfRange, match=f"'{constant}' is out of range"):
+        InputLimits().loads(f'{{"by": {constant}}}', what="x")
 
 
 # --- policy documents ----------------------------------------------------------------------
