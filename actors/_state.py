@@ -102,6 +102,8 @@ class ObjectStore:
         self._state = state
         self._object_id = object_id
         self._written_entries: list[str] = []
+        # The lineage entries this turn staged, by seq (a keyed turn's record rides in one).
+        self._staged_entries: dict[int, dict[str, Any]] = {}
         # The meta value this turn staged (a fresh dict): a keyed turn sets its index tail in it.
         self._staged_meta: dict[str, Any] | None = None
         # (stored base, stored tail, bound, parsed index) of the idempotency records.
@@ -139,9 +141,11 @@ class ObjectStore:
         if data is not None:
             await self._state.set_state(DATA_KEY, data)
         for entry in entries:
-            key = lineage_key(int(entry["seq"]))
+            seq = int(entry["seq"])
+            key = lineage_key(seq)
             await self._state.set_state(key, entry)
             self._written_entries.append(key)
+            self._staged_entries[seq] = entry
         if outbox is not None:
             await self._state.set_state(OUTBOX_KEY, outbox)
         self._staged_meta = meta.to_json()
@@ -157,6 +161,7 @@ class ObjectStore:
         await self._state.save_state()
         self._forget(self._written_entries)
         self._written_entries = []
+        self._staged_entries = {}
         self._staged_meta = None
 
     async def provenance(self) -> dict[str, Any]:
@@ -192,7 +197,7 @@ class ObjectStore:
 
     def holds_entry(self, seq: int) -> bool:
         """Whether this turn staged lineage entry `seq` (a record can ride in its value)."""
-        return lineage_key(seq) in self._written_entries
+        return seq in self._staged_entries
 
     async def request_record(self, entry: Entry) -> dict[str, Any] | None:
         """The record `entry` indexes: in its lineage entry's stored value, else its slot."""
@@ -211,9 +216,10 @@ class ObjectStore:
         rewritten base if any, and the tail in `meta`. A slot's record is written once and
         read only on a retry: dropped from the SDK's cache after commit."""
         if placement.seq:
-            key = lineage_key(placement.seq)
-            _, entry = await self._state.try_get_state(key)
-            await self._state.set_state(key, {"entry": entry, "request": record})
+            entry = self._staged_entries[placement.seq]
+            await self._state.set_state(
+                lineage_key(placement.seq), {"entry": entry, "request": record}
+            )
         else:
             await self._state.set_state(request_key(placement.slot), EncodedJSON.of(record))
             self._written_entries.append(request_key(placement.slot))
@@ -261,6 +267,7 @@ class ObjectStore:
         values would otherwise be saved by the next successful turn.
         """
         self._written_entries = []
+        self._staged_entries = {}
         self._staged_meta = None
         self._index_memo = None
         await self._state.clear_cache()
