@@ -140,7 +140,7 @@ class RecordStore(Protocol):
     async def request_record(self, entry: Entry) -> dict[str, Any] | None: ...
 
     async def stage_request_record(
-        self, placement: Placement, record: dict[str, Any], meta: Meta
+        self, placement: Placement, record: dict[str, Any] | EncodedJSON, meta: Meta
     ) -> None: ...
 
 
@@ -192,13 +192,16 @@ class KeyedRequest:
         """Stage the record beside the turn's other writes (one transaction): beside the
         lineage entry the turn wrote, else in a slot; the index's tail in `meta`; past a bound
         the expired and the oldest records go."""
-        record = {**self.identity, "outcome": outcome}
+        record: dict[str, Any] | EncodedJSON = {**self.identity, "outcome": outcome}
         seq = meta.seq if self.store.holds_entry(meta.seq) else 0
-        at = millis(now)
+        size = 0
+        if not seq:  # a slot's record counts against the byte bound as stored
+            record = EncodedJSON.of(record)
+            size = len(record.text)
         placement = self.index.record(
             self.rid,
-            at=at,
-            size=0 if seq else size_of(record),  # a slot's record counts against the bound
+            at=millis(now),
+            size=size,
             horizon=millis(now - self.window),
             max_keys=self.max_keys,
             max_bytes=MAX_TABLE_BYTES,

@@ -204,12 +204,12 @@ class ObjectStore:
         key = lineage_key(entry.seq) if entry.seq else request_key(entry.slot)
         found, value = await self._state.try_get_state(key)
         self._forget([key])
-        if entry.seq:
-            value = value.get("request") if found and isinstance(value, dict) else None
+        if entry.seq:  # only a wrapper holds a record (an entry always has `seq`)
+            value = value.get("request") if isinstance(value, dict) and "seq" not in value else None
         return dict(value) if found and isinstance(value, dict) else None
 
     async def stage_request_record(
-        self, placement: Placement, record: dict[str, Any], meta: Meta
+        self, placement: Placement, record: dict[str, Any] | EncodedJSON, meta: Meta
     ) -> None:
         """Stage one record where `placement` puts it (the index already holds it): beside
         the lineage entry this turn staged, else in its slot; the records it frees, the
@@ -217,11 +217,10 @@ class ObjectStore:
         read only on a retry: dropped from the SDK's cache after commit."""
         if placement.seq:
             entry = self._staged_entries[placement.seq]
-            await self._state.set_state(
-                lineage_key(placement.seq), {"entry": entry, "request": record}
-            )
+            wrapper = {"entry": entry, "request": record}
+            await self._state.set_state(lineage_key(placement.seq), wrapper)
         else:
-            await self._state.set_state(request_key(placement.slot), EncodedJSON.of(record))
+            await self._state.set_state(request_key(placement.slot), record)
             self._written_entries.append(request_key(placement.slot))
         if placement.freed:
             await self._forget_records(placement.freed)

@@ -154,6 +154,8 @@ async def test_a_keyed_evaluate_runs_one_cycle() -> None:
     request = {"token": token(), "idempotency_key": "e-1"}
     first = await saved(await actor.evaluate(request), actor)
     assert first["cycle"] == 1
+    assert first["seq"] == 2  # the cycle changed nothing: no entry, so its record has a slot
+    assert len(record_keys(sidecar)) == 1
     again = await saved(await actor.evaluate(request), activation(sidecar))
     assert again == {**first, "replayed": True}
     assert stored(sidecar, "meta")["cycles"] == 1
@@ -240,3 +242,17 @@ async def test_a_keyed_command_writes_no_key_an_unkeyed_one_does_not() -> None:
     for n in range(200 - 64, 200):  # the newest are all remembered, from a new activation
         assert (await command(fresh, f"k-{n}"))["replayed"] is True, n
     assert "replayed" not in await command(fresh, f"k-{200 - 65}")
+
+
+async def test_a_record_is_read_only_from_the_wrapper_its_turn_wrote() -> None:
+    """A lineage value that is a plain entry (an imported one, say) holds no record, even
+    with a top-level `request` field: the retry is applied as a new request."""
+    sidecar, actor = await installed()
+    first = await command(actor, "w-1")
+    key = f"ResidentObject||counter-1||lineage-{first['seq']:010d}"
+    wrapper = json.loads(sidecar.state[key])
+    sidecar.state[key] = json.dumps({**wrapper["entry"], "request": wrapper["request"]}).encode()
+    again = await command(activation(sidecar), "w-1")
+    assert "replayed" not in again
+    assert again["seq"] == first["seq"] + 1
+    assert stored(sidecar, "data") == {"count": 2}
