@@ -32,6 +32,12 @@ class ServeOptions:
     log_level: str = "info"
 
 
+# How long the app keeps an idle keep-alive connection open (seconds). daprd's app channel keeps
+# idle connections for Go's default 90 s; uvicorn's own default, 5 s, lets it close one just as
+# daprd reuses it, and daprd then fails that actor call ("connection reset by peer") instead of
+# retrying it. Longer than daprd's, so daprd is always the side that lets a connection go.
+KEEP_ALIVE_SECONDS = 120
+
 # The components Resident ships with the package (the repository's components/ links here),
 # so `resident serve` works from any folder, not only from a checkout.
 PACKAGED_COMPONENTS = Path(__file__).resolve().parent / "components"
@@ -97,6 +103,7 @@ def serve(options: ServeOptions) -> int:
             port=options.port,
             log_level=options.log_level,
             lifespan="on",
+            timeout_keep_alive=KEEP_ALIVE_SECONDS,
         )
     finally:
         if sidecar is not None:

@@ -23,6 +23,7 @@ from types import TracebackType
 
 import httpx
 
+from app.serve import KEEP_ALIVE_SECONDS
 from tests.realdapr import ControlPlane, Daprd, LocalDapr, Sidecar
 from tests.support import ROOT, Proc, eventually, free_port, python_argv, wait_http
 
@@ -128,6 +129,7 @@ class SidecarPair:
         argv = python_argv(
             *("-m", "uvicorn", self.app, "--host", "127.0.0.1", "--port", str(self.app_port)),
             "--no-access-log",
+            *("--timeout-keep-alive", str(KEEP_ALIVE_SECONDS)),  # as deployed (app.serve)
         )
         env = {**self.sdk_env(), "PYTHONUNBUFFERED": "1", **self._app_env}
         self.app_proc = Proc(argv, log=self.workdir / "app.log", env=env).start()

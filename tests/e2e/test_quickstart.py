@@ -9,6 +9,7 @@ import re
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -110,6 +111,8 @@ def test_resident_serve_outside_the_repository_is_ready_and_serves(tmp_path: Pat
     server.start()
     try:
         wait_http(f"http://127.0.0.1:{port}/healthz", timeout=60, proc=server)
+        # daprd keeps idle app connections 90 s: the app must not close one first (app.serve).
+        assert _healthz_twice_on_one_connection(port, idle=6.0) == [200, 200]
         readyz = f"http://127.0.0.1:{port}/readyz"
         eventually(lambda: httpx.get(readyz, timeout=5).status_code == 200, timeout=30)
         token = printed(server, "RESIDENT_TOKEN")
@@ -143,3 +146,21 @@ def _cmdline(proc: Path) -> str:
         return (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
     except OSError:
         return ""
+
+
+def _healthz_twice_on_one_connection(port: int, *, idle: float) -> list[int]:
+    """Statuses of two `GET /healthz` on one keep-alive connection, `idle` seconds apart
+    (longer than uvicorn's default keep-alive); a connection the server closed answers 0."""
+    statuses = []
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+        for attempt in range(2):
+            if attempt:
+                time.sleep(idle)
+            try:
+                conn.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+                head = conn.recv(65536)
+            except OSError:
+                head = b""
+            match = re.match(rb"HTTP/1\.1 (\d{3}) ", head)
+            statuses.append(int(match.group(1)) if match else 0)
+    return statuses
