@@ -3,6 +3,7 @@ daprd, placement, scheduler and Redis), then the commands it prints."""
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import re
@@ -150,17 +151,21 @@ def _cmdline(proc: Path) -> str:
 
 def _healthz_twice_on_one_connection(port: int, *, idle: float) -> list[int]:
     """Statuses of two `GET /healthz` on one keep-alive connection, `idle` seconds apart
-    (longer than uvicorn's default keep-alive); a connection the server closed answers 0."""
+    (longer than uvicorn's default keep-alive); a connection the server closed answers 0.
+    `http.client` reads each whole response and never reconnects on its own."""
     statuses = []
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
         for attempt in range(2):
             if attempt:
                 time.sleep(idle)
             try:
-                conn.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
-                head = conn.recv(65536)
-            except OSError:
-                head = b""
-            match = re.match(rb"HTTP/1\.1 (\d{3}) ", head)
-            statuses.append(int(match.group(1)) if match else 0)
+                conn.request("GET", "/healthz")
+                response = conn.getresponse()
+                response.read()
+                statuses.append(response.status)
+            except (http.client.HTTPException, OSError):
+                statuses.append(0)
+    finally:
+        conn.close()
     return statuses
