@@ -9,8 +9,6 @@ from ._bundle import (
     MAX_BUNDLE_BYTES,
     VerifiedBundle,
     build_bundle,
-    check_extends,
-    host_narrowing,
     policy_versions,
     verify_bundle,
 )
@@ -78,6 +76,7 @@ from ._load import (
 from ._model import PolicyDocument
 from ._policy import Policy
 from ._policytest import CaseResult, SuiteResult, discover, run_suite
+from ._receiving import check_extends, host_narrowing
 from ._replay import ReplayReport, check_replay, entry_inputs, host_inputs, replay_lineage
 from ._signing import SigningKey, TrustStore, generate_key
 from ._testreport import junit_xml, summary

@@ -39,7 +39,6 @@ from ._errors import (
     InvalidBundle,
     InvalidEntrySignature,
     InvalidHostSignature,
-    LineageConflict,
     LineageError,
     PolicyError,
     PolicyMismatch,
@@ -47,7 +46,6 @@ from ._errors import (
 )
 from ._inputs import InputLimits
 from ._json import rfc3339
-from ._limits import HostLimits, topic_key
 from ._lineage import canonical_json, data_digest, verify_lineage
 from ._load import DEFAULT_INPUTS, load_policy
 from ._policy import Policy
@@ -389,30 +387,3 @@ def _check_entry_signatures(
             f"({', '.join(report.unknown_signers) or 'unsigned entries'})"
         )
     return report
-
-
-def check_extends(lineage: Sequence[Mapping[str, Any]], *, seq: int, head: str | None) -> None:
-    """Step 6: a local object at (`seq`, `head`) may only be replaced by a strict extension.
-
-    The entries are already verified as a chain, so matching the hash at `seq` proves the
-    whole local history is a prefix of the bundle's: no fork and no rollback.
-    """
-    if seq == 0:
-        return
-    if len(lineage) <= seq or lineage[seq - 1].get("hash") != head:
-        raise LineageConflict(
-            f"the object exists here at seq {seq} and the bundle's lineage "
-            f"({len(lineage)} entries) does not extend it: importing would fork or roll back"
-        )
-
-
-def host_narrowing(policy: Policy, limits: HostLimits | None) -> dict[str, list[str]]:
-    """What of the policy's ceiling this host forbids (recorded on import; never widens)."""
-    if limits is None:
-        return {"publish": [], "bindings": [], "services": []}
-    caps = policy.document.capabilities
-    return {
-        "publish": [t for t in caps.publish if not limits.allows_topic(topic_key(t))],
-        "bindings": [b for b in caps.bindings if not limits.allows_binding(b)],
-        "services": [s for s in caps.services if not limits.allows_service(s)],
-    }
