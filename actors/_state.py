@@ -38,6 +38,17 @@ def request_key(slot: int) -> str:
     return f"request-slot-{slot}"
 
 
+def _entry_of(value: dict[str, Any]) -> object:
+    """The lineage entry a stored value holds: itself, or the `entry` of a wrapper that also
+    carries an idempotency record (`{"entry", "request"}`; an entry always has `seq`)."""
+    return value if "seq" in value else value.get("entry")
+
+
+def _record_of(value: object) -> object:
+    """The idempotency record a stored lineage value carries, if it is such a wrapper."""
+    return value.get("request") if isinstance(value, dict) and "seq" not in value else None
+
+
 def lineage_key(seq: int) -> str:
     """Zero-padded so the keys also sort in seq order in a store browser."""
     return f"lineage-{seq:010d}"
@@ -204,8 +215,8 @@ class ObjectStore:
         key = lineage_key(entry.seq) if entry.seq else request_key(entry.slot)
         found, value = await self._state.try_get_state(key)
         self._forget([key])
-        if entry.seq:  # only a wrapper holds a record (an entry always has `seq`)
-            value = value.get("request") if isinstance(value, dict) and "seq" not in value else None
+        if entry.seq:
+            value = _record_of(value)
         return dict(value) if found and isinstance(value, dict) else None
 
     async def stage_request_record(
@@ -272,16 +283,17 @@ class ObjectStore:
         await self._state.clear_cache()
 
     async def read_entries(self, first: int, last: int) -> list[dict[str, Any]]:
-        """Lineage entries first..last (inclusive), read concurrently. An entry stored with an
-        idempotency record (`{"entry", "request"}`; an entry always has `seq`) is unwrapped."""
+        """Lineage entries first..last (inclusive), read concurrently; one stored with an
+        idempotency record is unwrapped (`_entry_of`)."""
         if last < first:
             return []
         keys = [lineage_key(seq) for seq in range(first, last + 1)]
         results = await asyncio.gather(*(self._state.try_get_state(key) for key in keys))
         self._forget(keys)
-        values = [value for found, value in results if found and isinstance(value, dict)]
-        unwrapped = (v if "seq" in v else v.get("entry") for v in values)
-        return [dict(value) for value in unwrapped if isinstance(value, dict)]
+        entries = (
+            _entry_of(value) for found, value in results if found and isinstance(value, dict)
+        )
+        return [dict(entry) for entry in entries if isinstance(entry, dict)]
 
     def _forget(self, keys: list[str]) -> None:
         """Drop saved lineage entries from the SDK's per-activation cache.

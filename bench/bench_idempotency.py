@@ -213,9 +213,9 @@ async def turn_cost(objects: int, rounds: int, per_round: int = 200) -> None:
             await actor._on_post_actor_method_internal(None)  # type: ignore[arg-type]
 
     async def timed_turns(keyed: bool, count: int) -> float:
-        keys = [uuid.uuid4().hex for _ in range(count)] if keyed else []
+        keys = [uuid.uuid4().hex for _ in range(count)] if keyed else None
         started = time.process_time()
-        await turns(keys if keyed else None, count)
+        await turns(keys, count)
         return time.process_time() - started
 
     await turns([uuid.uuid4().hex for _ in range(260 * objects)], 260 * objects)  # tables full
