@@ -102,7 +102,7 @@ async def _evaluate(
         "seq": meta.seq,
     }
     if keyed is not None:
-        await keyed.stage(result, now=now, meta=meta)
+        await keyed.stage(result, meta=meta)
     await turn.store.commit()
     await turn.flush_outbox(outbox, meta)
     return result

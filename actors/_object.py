@@ -299,8 +299,8 @@ class ResidentObject(Actor, ResidentObjectInterface, Remindable):
         policy.check_caller(caller)
         if not policy.allows("evaluate", caller, object_id=self.object_id, data=stored.data):
             raise ForbiddenError("the policy's `evaluate` permission denies this caller")
-        keyed = await turn.keyed(caller, key_of(request), evaluate_fingerprint)
-        if keyed is not None and (earlier := await keyed.replay(now=self._host.clock.now())):
+        keyed = await turn.keyed(caller, key_of(request), evaluate_fingerprint, meta=stored.meta)
+        if keyed is not None and (earlier := await keyed.replay()):
             return earlier
         return await run_cycle(turn, who=who_of(caller), forced=True, keyed=keyed)
 

@@ -93,8 +93,7 @@ def _entries(text: object, *, most: int) -> Iterator[Entry]:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class Placement:
+class Placement(NamedTuple):
     """What recording one entry changes in the store: where its record goes (the lineage
     entry `seq`, else `slot`), the slots whose records are dropped without a successor, the
     base when it is rewritten (None: kept) and the tail."""

@@ -133,6 +133,8 @@ def size_of(record: Mapping[str, Any]) -> int:
 class RecordStore(Protocol):
     """Where the records live (actors._state.ObjectStore)."""
 
+    def cached_request_index(self, tail: str, *, max_keys: int) -> RequestIndex | None: ...
+
     async def request_index(self, *, max_keys: int) -> RequestIndex: ...
 
     def holds_entry(self, seq: int) -> bool: ...
@@ -146,13 +148,15 @@ class RecordStore(Protocol):
 
 @dataclass(slots=True)
 class KeyedRequest:
-    """One keyed request inside its turn: the outcome it may replay, and how it is recorded."""
+    """One keyed request inside its turn: the outcome it may replay, and how it is recorded.
+    Its time is the turn's: read once, when the request is opened."""
 
     store: RecordStore
     rid: str
     identity: dict[str, str]
     index: RequestIndex
-    window: timedelta
+    at: int  # when the turn began, in milliseconds since the epoch: the record's time
+    horizon: int  # records made before this have expired
     max_keys: int
 
     @classmethod
@@ -163,19 +167,27 @@ class KeyedRequest:
         caller: Mapping[str, Any],
         key: str,
         fingerprint: str,
+        now: datetime,
         window: timedelta,
         max_keys: int,
+        tail: str,
     ) -> KeyedRequest:
+        """`tail`: the index tail of the meta this turn loaded (the cached index is used
+        only when it is that one)."""
         iss, sub = str(caller.get("iss", "")), str(caller.get("sub", ""))
         identity = {"iss": iss, "sub": sub, "key": key, "fingerprint": fingerprint}
-        index = await store.request_index(max_keys=max_keys)
-        return cls(store, record_id(iss, sub, key), identity, index, window, max_keys)
+        index = store.cached_request_index(tail, max_keys=max_keys)
+        if index is None:
+            index = await store.request_index(max_keys=max_keys)
+        at = millis(now)
+        horizon = at - window // _MILLISECOND
+        return cls(store, record_id(iss, sub, key), identity, index, at, horizon, max_keys)
 
-    async def replay(self, *, now: datetime) -> dict[str, Any] | None:
+    async def replay(self) -> dict[str, Any] | None:
         """The first outcome of this request (marked `replayed`), or None when it was not
         applied within the window; the key used for a different request is refused."""
         entry = self.index.find(self.rid)
-        if entry is None or entry.at < millis(now - self.window):
+        if entry is None or entry.at < self.horizon:
             return None
         record = await self.store.request_record(entry)
         if record is None or any(record.get(k) != self.identity[k] for k in ("iss", "sub", "key")):
@@ -188,7 +200,7 @@ class KeyedRequest:
         outcome = record.get("outcome")
         return {**outcome, "replayed": True} if isinstance(outcome, dict) else None
 
-    async def stage(self, outcome: Mapping[str, Any], *, now: datetime, meta: Meta) -> None:
+    async def stage(self, outcome: Mapping[str, Any], *, meta: Meta) -> None:
         """Stage the record beside the turn's other writes (one transaction): beside the
         lineage entry the turn wrote, else in a slot; the index's tail in `meta`; past a bound
         the expired and the oldest records go."""
@@ -200,9 +212,9 @@ class KeyedRequest:
             size = len(record.text)
         placement = self.index.record(
             self.rid,
-            at=millis(now),
+            at=self.at,
             size=size,
-            horizon=millis(now - self.window),
+            horizon=self.horizon,
             max_keys=self.max_keys,
             max_bytes=MAX_TABLE_BYTES,
             seq=seq,

@@ -98,14 +98,25 @@ class PlainJSONSerializer(DefaultJSONSerializer):
         return custom_hook(value) if callable(custom_hook) else value
 
 
+def _as_string(text: str) -> bytes:
+    """`text`, the JSON of a value as `_AS_THE_SDK` writes it, as a JSON string: exactly what
+    `json.dumps(text)` writes. That JSON is ASCII, every control and non-ASCII character
+    already an escape, so only `\\` and `"` remain to be escaped: `str.replace` does that at
+    memory speed, where the encoder's character-by-character escaping cost about 45
+    instructions a character, every state value of every turn."""
+    if not text.isascii():  # not from `_AS_THE_SDK`: let the encoder escape it
+        return _STRING.encode(text).encode()
+    return ('"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"').encode()
+
+
 class StateJSONSerializer(PlainJSONSerializer):
     """Actor state values as a JSON string of their JSON: exact on any Dapr state store."""
 
     def serialize(self, obj: object, custom_hook: Callable[[object], bytes] | None = None) -> bytes:
         if isinstance(obj, EncodedJSON):
-            return _STRING.encode(obj.text).encode()
+            return _as_string(obj.text)
         if custom_hook is None and isinstance(obj, dict | list | str):  # every value we store
-            return _STRING.encode(_AS_THE_SDK.encode(obj)).encode()
+            return _as_string(_AS_THE_SDK.encode(obj))
         inner = super().serialize(obj, custom_hook).decode()
         return json.dumps(inner).encode()
 

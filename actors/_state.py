@@ -192,6 +192,16 @@ class ObjectStore:
 
     # --- idempotency records (actors._requests) -------------------------------------------
 
+    def cached_request_index(self, tail: str, *, max_keys: int) -> RequestIndex | None:
+        """The index kept from an earlier turn of this activation, when `tail` (the loaded
+        meta's) is the one it was kept with; else None (read it: `request_index`). Every
+        change of the stored index goes through this store, which updates or drops what it
+        keeps, and a failed turn drops it (`discard`)."""
+        memo = self._index_memo
+        if memo is None or memo[2] != max_keys or memo[1] != tail:
+            return None
+        return memo[3]
+
     async def request_index(self, *, max_keys: int) -> RequestIndex:
         """The index of the remembered requests (actors._request_index): the stored base
         followed by the tail kept in meta, its newest `max_keys`. Parsed once per stored value

@@ -297,8 +297,10 @@ class Turn:
         self.ensure_active(stored)
         policy = self.policy_of(stored)
         policy.check_caller(caller)
-        keyed = await self.keyed(caller, request_id, lambda: command_fingerprint(name, params))
-        if keyed is not None and (earlier := await keyed.replay(now=self.host.clock.now())):
+        keyed = await self.keyed(
+            caller, request_id, lambda: command_fingerprint(name, params), meta=stored.meta
+        )
+        if keyed is not None and (earlier := await keyed.replay()):
             return earlier
         if workflow_events and name in policy.workflow_events:
             return await workflow.event_command(
@@ -308,16 +310,21 @@ class Turn:
         decision, outbox = await self.stage_command(stored, policy, name, params, caller=caller)
         result = self.command_result(decision, stored.meta)
         if keyed is not None and stored.meta.seq != seq_before:
-            await keyed.stage(result, now=self.host.clock.now(), meta=stored.meta)
+            await keyed.stage(result, meta=stored.meta)
         await self.store.commit()
         await self.flush_outbox(outbox, stored.meta)
         return result
 
     async def keyed(
-        self, caller: Mapping[str, Any], key: str | None, fingerprint: Callable[[], str]
+        self,
+        caller: Mapping[str, Any],
+        key: str | None,
+        fingerprint: Callable[[], str],
+        *,
+        meta: Meta,
     ) -> KeyedRequest | None:
         """The request's record of this turn, when it carries an idempotency key (only then
-        is the request's `fingerprint` computed)."""
+        is the request's `fingerprint` computed); `meta`: the object as this turn loaded it."""
         if key is None:
             return None
         return await KeyedRequest.open(
@@ -325,8 +332,10 @@ class Turn:
             caller=caller,
             key=key,
             fingerprint=fingerprint(),
+            now=self.host.clock.now(),
             window=self.host.idempotency_window,
             max_keys=self.host.idempotency_max_keys,
+            tail=meta.requests_tail,
         )
 
     @staticmethod

@@ -263,7 +263,7 @@ async def on_event(
         "seq": meta.seq,
     }
     if keyed is not None and outcome.refused is None:
-        await keyed.stage(event_result(result), now=now, meta=meta)
+        await keyed.stage(event_result(result), meta=meta)
     await turn.store.commit()
     await turn.flush_outbox(outbox, meta)
     return result
@@ -302,7 +302,7 @@ async def event_command(
         if not decision.applied and decision.denied:  # its own actions were refused: no event
             denied = turn.command_result(decision, stored.meta)
             if keyed is not None:
-                await keyed.stage(denied, now=turn.host.clock.now(), meta=stored.meta)
+                await keyed.stage(denied, meta=stored.meta)
             await turn.store.commit()
             await turn.flush_outbox(outbox, stored.meta)
             return denied

@@ -2,10 +2,13 @@
 
 Calls go straight to the sidecar's actor API (`Command`), as any Dapr app's would: through the
 HTTP API every command is keyed (the caller's `Idempotency-Key`, else a fresh one), so only
-there can the two be told apart. Each object's record table is first filled to its bound
-(256 keys), the steady state of an object that takes keyed commands. Then short unkeyed and
-keyed rounds alternate, many times (one caller per object, so no caller waits on another's
-turn), and the CPU the app and its sidecar (and Redis, placement and scheduler on daprd) spent
+there can the two be told apart. Keyed and unkeyed commands go to two sets of objects, each
+first brought to its steady state by 260 commands of its kind: a keyed object's record table
+full at its bound (256 keys), an unkeyed object's lineage as long and no records at all. (On
+one set of objects, the unkeyed commands would pay for the index of records the keyed ones
+left in `meta`, and hide part of what keys cost.) Then short unkeyed and keyed rounds
+alternate, many times (one caller per object, so no caller waits on another's turn), and the
+CPU the app and its sidecar (and Redis, placement and scheduler on daprd) spent
 in each is summed: per thread, in nanoseconds, from /proc/<pid>/task/*/schedstat. This
 machine's speed drifts by tens of percent from minute to minute; short alternations see the
 same drift on both sides, where long rounds timed in clock ticks did not. Printed: the ratio of
@@ -37,6 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from actors import HostConfig  # noqa: E402
+from actors._serializer import StateJSONSerializer  # noqa: E402
 from bench.bench_service import processes  # noqa: E402
 from policies import TrustStore, generate_key, sign_policy, sign_token  # noqa: E402
 from tests.actors.fakes import InMemorySidecar, object_on  # noqa: E402
@@ -78,16 +82,25 @@ class Caller:
             raise RuntimeError(f"{response.status} {result}")
         return time.perf_counter() - started
 
-    async def round(
-        self, ids: list[str], per_object: int, *, keyed: bool, key: str = ""
-    ) -> list[float]:
-        async def worker(object_id: str) -> list[float]:
-            return [
-                await self.command(object_id, key or (uuid.uuid4().hex if keyed else None))
-                for _ in range(per_object)
-            ]
+    async def round(self, keys: dict[str, list[str | None]]) -> list[float]:
+        """Send each object its commands in order (`keys`: one idempotency key, or None, per
+        command), the objects concurrently; the latency of each command."""
 
-        return [t for ts in await asyncio.gather(*(worker(i) for i in ids)) for t in ts]
+        async def worker(object_id: str, its_keys: list[str | None]) -> list[float]:
+            return [await self.command(object_id, key) for key in its_keys]
+
+        rounds = await asyncio.gather(*(worker(i, ks) for i, ks in keys.items()))
+        return [t for ts in rounds for t in ts]
+
+
+def round_keys(
+    ids: list[str], per_object: int, *, keyed: bool, key: str = ""
+) -> dict[str, list[str | None]]:
+    """The keys of one round, made before it is measured: the client's own work (a fresh
+    random key per command) runs on the same CPUs as the app and its sidecar."""
+    return {
+        i: [key or (uuid.uuid4().hex if keyed else None) for _ in range(per_object)] for i in ids
+    }
 
 
 def cpu_ns(pids: dict[str, int]) -> dict[tuple[str, str], int]:
@@ -133,8 +146,9 @@ class Tally:
 async def measure(
     caller: Caller, pids: dict[str, int], ids: list[str], n: int, tally: Tally, **how: Any
 ) -> None:
+    keys = round_keys(ids, max(1, n // len(ids)), **how)
     before, started = cpu_ns(pids), time.perf_counter()
-    latencies = await caller.round(ids, max(1, n // len(ids)), **how)
+    latencies = await caller.round(keys)
     wall, after = time.perf_counter() - started, cpu_ns(pids)
     cpu: dict[str, float] = {}
     for thread, ns in after.items():
@@ -158,24 +172,25 @@ def block_ratios(plain: Tally, keyed: Tally, blocks: int = 10) -> list[float]:
 
 async def run(host: ResidentHost, issuer: Issuer, args: argparse.Namespace) -> None:
     ops = issuer.token("ops", "ops", ttl=7200)
-    ids = [f"counter-{n}" for n in range(args.objects)]
+    sets = {kind: [f"counter-{kind}-{n}" for n in range(args.objects)] for kind in ("k", "u")}
     jws = issuer.sign(COUNTER)
-    for object_id in ids:
+    for object_id in sets["k"] + sets["u"]:
         response = host.put_policy(object_id, jws, ops)
         if response.status_code != 201:
             raise RuntimeError(response.text)
     pids = {k: v for k, v in processes(host).items() if k != "observer"}
     async with aiohttp.ClientSession(headers=host.token_headers()) as session:
         caller = Caller(host, session, ops)
-        await caller.round(ids, 260, keyed=True)  # every table at its 256-key bound
+        await caller.round(round_keys(sets["k"], 260, keyed=True))  # tables at their bound
+        await caller.round(round_keys(sets["u"], 260, keyed=False))  # lineage as long
         plain, keyed = Tally(), Tally()
         for n in range(args.rounds):  # pairs in alternating order, so a drift favours neither
             for is_keyed in (False, True) if n % 2 == 0 else (True, False):
-                tally = keyed if is_keyed else plain
+                tally, ids = (keyed, sets["k"]) if is_keyed else (plain, sets["u"])
                 await measure(caller, pids, ids, args.round, tally, keyed=is_keyed)
         retried = Tally()
         for _ in range(5):
-            await measure(caller, pids, ids[:1], args.round, retried, keyed=True, key="same")
+            await measure(caller, pids, sets["k"][:1], args.round, retried, keyed=True, key="same")
     print(plain.summary("unkeyed"))
     print(keyed.summary("keyed"))
     print(retried.summary("replayed retry"))
@@ -190,18 +205,26 @@ async def run(host: ResidentHost, issuer: Issuer, args: argparse.Namespace) -> N
 
 async def turn_cost(objects: int, rounds: int, per_round: int = 200) -> None:
     """The object's own share, without HTTP or a sidecar process: `Command` turns of
-    `ResidentObject` over the in-memory sidecar of the actor tests, keyed and unkeyed rounds
-    alternating, CPU time of this process summed (gc frozen after set-up, as the app does)."""
+    `ResidentObject` (state encoded as the app encodes it) over the in-memory sidecar of the
+    actor tests, keyed and unkeyed rounds alternating on two sets of objects as above, CPU
+    time of this process summed (gc frozen after set-up, as the app does)."""
     now = int(time.time())
     token = sign_token({"iss": ISSUER, "sub": "ops", "iat": now, "exp": now + 3600}, KEY)
     host = HostConfig(trust=TrustStore.from_jwks({"keys": [KEY.public_jwk]}))
     sidecar = InMemorySidecar()
-    actors = [object_on(sidecar, host, f"counter-{n}") for n in range(objects)]
-    for actor in actors:
+    sets = {
+        keyed: [
+            object_on(sidecar, host, f"counter-{keyed}-{n}", state_serializer=StateJSONSerializer())
+            for n in range(objects)
+        ]
+        for keyed in (False, True)
+    }
+    for actor in sets[False] + sets[True]:
         await actor.install_policy({"policy": sign_policy(COUNTER, KEY), "token": token})
         await actor._on_post_actor_method_internal(None)  # type: ignore[arg-type]
 
     async def turns(keys: list[str] | None, count: int) -> None:
+        actors = sets[keys is not None]
         for n in range(count):
             actor = actors[n % objects]
             body = {"name": "add", "params": {"by": 1}, "token": token}
@@ -219,6 +242,7 @@ async def turn_cost(objects: int, rounds: int, per_round: int = 200) -> None:
         return time.process_time() - started
 
     await turns([uuid.uuid4().hex for _ in range(260 * objects)], 260 * objects)  # tables full
+    await turns(None, 260 * objects)  # lineage as long
     gc.freeze()
     spent = {False: 0.0, True: 0.0}
     for n in range(rounds):
@@ -227,8 +251,8 @@ async def turn_cost(objects: int, rounds: int, per_round: int = 200) -> None:
     per = {k: v / (rounds * per_round) * 1e6 for k, v in spent.items()}
     print(
         f"in-process turn: unkeyed {per[False]:.0f} µs, keyed {per[True]:.0f} µs CPU, "
-        f"x{per[True] / per[False]:.3f} (+{per[True] - per[False]:.0f} µs; {objects} objects, "
-        f"{rounds} rounds of {per_round} each way; keys made ahead, untimed)"
+        f"x{per[True] / per[False]:.3f} (+{per[True] - per[False]:.0f} µs; {objects} objects "
+        f"each way, {rounds} rounds of {per_round} each way; keys made ahead, untimed)"
     )
 
 

@@ -18,12 +18,19 @@ from dapr.actor.runtime.context import ActorRuntimeContext
 from actors import HostConfig, PlainJSONSerializer, ResidentObject, SidecarClient, SidecarError
 
 
-def object_on(sidecar: InMemorySidecar, host: HostConfig, object_id: str) -> ResidentObject:
-    """An activation of `object_id` over `sidecar`'s store, built as the SDK builds one."""
+def object_on(
+    sidecar: InMemorySidecar,
+    host: HostConfig,
+    object_id: str,
+    *,
+    state_serializer: PlainJSONSerializer | None = None,
+) -> ResidentObject:
+    """An activation of `object_id` over `sidecar`'s store, built as the SDK builds one
+    (`state_serializer`: the app's `StateJSONSerializer`, for a measure of its turns)."""
     ctx = ActorRuntimeContext(
         ActorTypeInformation.create(ResidentObject),
         PlainJSONSerializer(),
-        PlainJSONSerializer(),
+        state_serializer or PlainJSONSerializer(),
         sidecar,
     )
     return ResidentObject(ctx, ActorId(object_id), host=host, sidecar=sidecar)
