@@ -16,7 +16,7 @@ the sums (keyed CPU per command over unkeyed), the ratios of ten blocks of round
 and commands/s and p50 latency of each. Target: keyed <= 1.05 x unkeyed.
 
     .venv/bin/python bench/bench_idempotency.py [--sidecar localdapr|daprd] [--objects 8]
-        [--round 80] [--rounds 60]
+        [--round 80] [--rounds 120]
 """
 
 from __future__ import annotations
@@ -261,7 +261,7 @@ def main() -> None:
     parser.add_argument("--sidecar", choices=["localdapr", "daprd"], default="localdapr")
     parser.add_argument("--objects", type=int, default=8)
     parser.add_argument("--round", type=int, default=80)
-    parser.add_argument("--rounds", type=int, default=60)
+    parser.add_argument("--rounds", type=int, default=120)
     args = parser.parse_args()
     asyncio.run(turn_cost(args.objects, rounds=40))
     issuer = Issuer("https://bench.example")
