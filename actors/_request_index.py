@@ -160,7 +160,6 @@ class RequestIndex:
     def record(
         self,
         rid: str,
-        *,
         at: int,
         size: int,
         horizon: int,
@@ -168,13 +167,14 @@ class RequestIndex:
         max_bytes: int,
         seq: int = 0,
     ) -> Placement:
-        """Add the record of `rid` (the newest), changing this index in place, and say what
-        the store must write. It rides in lineage entry `seq`, or (seq 0) goes to a slot: its
-        own earlier one, else the one of the oldest record when that is dropped for it (the
-        index holds `max_keys`), else the lowest free one. Usually only the tail grows; past
-        a bound, or with a full tail, the index compacts: the expired go, then the oldest
-        beyond `max_keys` records or `max_bytes` of slots' records (the newest always stays),
-        and the base is rewritten. Written flat: it runs in every keyed turn."""
+        """Add the record of `rid` made at `at` (the newest), changing this index in place,
+        and say what the store must write. It rides in lineage entry `seq`, or (seq 0) goes to
+        a slot: its own earlier one, else the one of the oldest record when that is dropped
+        for it (the index holds `max_keys`), else the lowest free one. Usually only the tail
+        grows; past a bound, or with a full tail, the index compacts: the expired (made
+        before `horizon`) go, then the oldest beyond `max_keys` records or `max_bytes` of
+        slots' records (the newest always stays), and the base is rewritten. Written flat:
+        it runs in every keyed turn."""
         by_rid, by_slot, max_keys = self._by_rid, self._by_slot, min(max_keys, SLOTS)
         old = by_rid.pop(rid, None)
         if old is None and len(by_rid) >= max_keys:
@@ -183,25 +183,29 @@ class RequestIndex:
         slot = -1
         if old is not None:
             self.total -= old.size
-            if old.in_slot and by_slot.get(old.slot) == old.rid:
+            if not old.seq and by_slot.get(old.slot) == old.rid:  # it was in a slot
                 del by_slot[old.slot]
                 if seq:
                     freed.append(old.slot)
                 else:
                     slot = old.slot
         if seq:
-            slot = 0
+            slot = size = 0
         elif slot < 0:
             slot = len(by_slot)  # slots fill in order until one is freed
             if slot in by_slot:
                 slot = next(s for s in range(SLOTS) if s not in by_slot)
-        new = Entry.make(rid, at, 0 if seq else size, slot, seq)
-        by_rid[rid] = new
-        if not seq:
             by_slot[slot] = rid
+        else:
+            by_slot[slot] = rid
+        new = Entry.make(rid, at, size, slot, seq)
+        by_rid[rid] = new
         self.total += new.size
-        full = len(self.tail) >= TAIL_ENTRIES * ENTRY_LENGTH
-        if not full and len(by_rid) <= max_keys and self.total <= max_bytes:
+        if (
+            len(self.tail) < TAIL_ENTRIES * ENTRY_LENGTH
+            and len(by_rid) <= max_keys
+            and self.total <= max_bytes
+        ):
             self.tail += new.text
             return Placement(slot, seq, freed, None, self.tail)
         for entry in list(by_rid.values())[:-1]:

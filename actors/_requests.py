@@ -49,7 +49,7 @@ MAX_TABLE_BYTES = 8 * 1024 * 1024
 KEY_PATTERN = re.compile(rf"[A-Za-z0-9._:+/=\-]{{1,{MAX_KEY_LENGTH}}}")
 KEY_RULE = f"1 to {MAX_KEY_LENGTH} letters, digits or `. _ : + / = -`"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MILLISECOND = timedelta(milliseconds=1)
+_MILLISECOND = _MS = timedelta(milliseconds=1)
 
 
 class IdempotencyKeyReusedError(ObjectError):
@@ -152,9 +152,12 @@ class KeyedRequest:
     Its time is the turn's: read once, when the request is opened."""
 
     store: RecordStore
-    rid: str
-    identity: dict[str, str]
     index: RequestIndex
+    iss: str
+    sub: str
+    key: str
+    fingerprint: str
+    rid: str
     at: int  # when the turn began, in milliseconds since the epoch: the record's time
     horizon: int  # records made before this have expired
     max_keys: int
@@ -175,13 +178,12 @@ class KeyedRequest:
         """`tail`: the index tail of the meta this turn loaded (the cached index is used
         only when it is that one)."""
         iss, sub = str(caller.get("iss", "")), str(caller.get("sub", ""))
-        identity = {"iss": iss, "sub": sub, "key": key, "fingerprint": fingerprint}
         index = store.cached_request_index(tail, max_keys=max_keys)
         if index is None:
             index = await store.request_index(max_keys=max_keys)
         at = millis(now)
-        horizon = at - window // _MILLISECOND
-        return cls(store, record_id(iss, sub, key), identity, index, at, horizon, max_keys)
+        rid = record_id(iss, sub, key)
+        return cls(store, index, iss, sub, key, fingerprint, rid, at, at - window // _MS, max_keys)
 
     async def replay(self) -> dict[str, Any] | None:
         """The first outcome of this request (marked `replayed`), or None when it was not
@@ -190,12 +192,16 @@ class KeyedRequest:
         if entry is None or entry.at < self.horizon:
             return None
         record = await self.store.request_record(entry)
-        if record is None or any(record.get(k) != self.identity[k] for k in ("iss", "sub", "key")):
+        if record is None or (record.get("iss"), record.get("sub"), record.get("key")) != (
+            self.iss,
+            self.sub,
+            self.key,
+        ):
             return None
-        if record.get("fingerprint") != self.identity["fingerprint"]:
+        if record.get("fingerprint") != self.fingerprint:
             raise IdempotencyKeyReusedError(
-                f"idempotency key {self.identity['key']!r} was already used for a different "
-                "request; send a fresh key for a new request"
+                f"idempotency key {self.key!r} was already used for a different request; "
+                "send a fresh key for a new request"
             )
         outcome = record.get("outcome")
         return {**outcome, "replayed": True} if isinstance(outcome, dict) else None
@@ -204,19 +210,19 @@ class KeyedRequest:
         """Stage the record beside the turn's other writes (one transaction): beside the
         lineage entry the turn wrote, else in a slot; the index's tail in `meta`; past a bound
         the expired and the oldest records go."""
-        record: dict[str, Any] | EncodedJSON = {**self.identity, "outcome": outcome}
+        record: dict[str, Any] | EncodedJSON = {
+            "iss": self.iss,
+            "sub": self.sub,
+            "key": self.key,
+            "fingerprint": self.fingerprint,
+            "outcome": outcome,
+        }
         seq = meta.seq if self.store.holds_entry(meta.seq) else 0
         size = 0
         if not seq:  # a slot's record counts against the byte bound as stored
             record = EncodedJSON.of(record)
             size = len(record.text)
         placement = self.index.record(
-            self.rid,
-            at=self.at,
-            size=size,
-            horizon=self.horizon,
-            max_keys=self.max_keys,
-            max_bytes=MAX_TABLE_BYTES,
-            seq=seq,
+            self.rid, self.at, size, self.horizon, self.max_keys, MAX_TABLE_BYTES, seq
         )
         await self.store.stage_request_record(placement, record, meta)
