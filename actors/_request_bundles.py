@@ -17,7 +17,7 @@ from typing import Any
 
 from policies import InvalidBundle
 
-from ._request_index import RequestIndex
+from ._request_index import RequestIndex, record_id
 from ._requests import (
     KEY_RULE,
     MAX_TABLE_BYTES,
@@ -25,7 +25,6 @@ from ._requests import (
     is_valid_key,
     millis,
     moment,
-    record_id,
     size_of,
     stamp,
 )

@@ -7,17 +7,21 @@ changed nothing) and an import keep records in a ring of numbered slots
 that one is dropped for it, or the lowest free one. The index is stored in two parts:
 
 - the base (`request-index`), every entry as of the last compaction, rewritten only then;
-- the tail (`Meta.requests_tail`), the entries added since, oldest first. Meta is written by
-  every turn anyway.
+- the tail (`Meta.requests_tail`), what was added since, oldest first, comma-separated: for a
+  record beside a lineage entry only that entry's seq (in hex: its record says the rest, and
+  is read back when an activation first needs the index), else the whole entry. Meta is
+  written by every turn, so the tail is kept short: a few characters a keyed command.
 
 Reading replays the tail over the base (an entry replaces an older one of its id or its slot)
 and keeps the newest `max_keys`, which is how the tail says that the oldest record was
 dropped for a new one. The object compacts, rewriting the base and emptying the tail, once
-the tail holds `TAIL_ENTRIES` entries or when a record must go without a successor (expired,
-or beyond a bound). An entry is `<record id: 16 hex><time: 11 hex ms since epoch><outcome
-bytes: 6 hex><slot: 3 hex><lineage seq: 12 hex, 0 for a slot>`; every character counts, as
-the text is JSON-escaped three times on its way to the store. Anything malformed reads as no
-records (never an error): the store is only as trusted as the apps sharing the sidecar.
+the tail holds `TAIL_ENTRIES` items, when a record must go without a successor (expired, or
+beyond a bound), and at the first record after an activation read `RELOAD_COMPACTS` or more
+records back from lineage (so an object that takes few keyed commands per activation does not
+read many). An entry is `<record id: 16 hex><time: 11 hex ms since epoch><outcome bytes: 6
+hex><slot: 3 hex><lineage seq: 12 hex, 0 for a slot>`; every character counts, as the text is
+JSON-escaped three times on its way to the store. Anything malformed reads as no records
+(never an error): the store is only as trusted as the apps sharing the sidecar.
 
 The parsed index is kept for the activation and changed in place by the turn that records
 (actors._state): a keyed command's bookkeeping is a dictionary lookup and an append.
@@ -25,8 +29,9 @@ The parsed index is kept for the activation and changed in place by the turn tha
 
 from __future__ import annotations
 
+import hashlib
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -38,8 +43,31 @@ SEQ_LENGTH = 12
 ENTRY_LENGTH = RID_LENGTH + TIME_LENGTH + SIZE_LENGTH + SLOT_LENGTH + SEQ_LENGTH
 MAX_SIZE = 16**SIZE_LENGTH - 1  # a larger outcome is counted as this (the byte bound still holds)
 SLOTS = 16**SLOT_LENGTH  # the most records an object can be told to keep
-# Entries kept in the tail before the base is rewritten.
+# Items kept in the tail before the base is rewritten.
 TAIL_ENTRIES = 32
+# Records read back from lineage by an activation from which its first record compacts.
+RELOAD_COMPACTS = 8
+SEQ_ITEM = 12  # the longest seq item in a tail (hex digits)
+
+
+def record_id(iss: str, sub: str, key: str) -> str:
+    """A record's name: unambiguous whatever the issuer and subject hold (each is prefixed
+    with its length; the key is the rest)."""
+    framed = f"{len(iss)}:{iss}{len(sub)}:{sub}{key}"
+    return hashlib.sha256(framed.encode("utf-8", "surrogatepass")).hexdigest()[:RID_LENGTH]
+
+
+def record_name(record: object) -> tuple[str, int] | None:
+    """(record id, time) of a record read back from beside its lineage entry, or None when
+    it is not one a turn of this host wrote."""
+    if not isinstance(record, dict):
+        return None
+    iss, sub, key, at = (record.get(f) for f in ("iss", "sub", "key", "at"))
+    if not (isinstance(iss, str) and isinstance(sub, str) and isinstance(key, str)):
+        return None
+    if not isinstance(at, int) or isinstance(at, bool) or not 0 <= at < 16**TIME_LENGTH:
+        return None
+    return record_id(iss, sub, key), at
 
 
 def _is_hex(text: str) -> bool:
@@ -105,6 +133,25 @@ class Placement(NamedTuple):
     tail: str
 
 
+def tail_items(tail: object) -> list[str]:
+    """The items of a stored tail: whole entries and lineage seqs (hex), oldest first; none
+    when it is not one this host writes."""
+    if not isinstance(tail, str) or not tail:
+        return []
+    items = tail.split(",", TAIL_ENTRIES)
+    if len(items) > TAIL_ENTRIES or not _is_hex(tail.replace(",", "")):
+        return []
+    for item in items:
+        if len(item) != ENTRY_LENGTH and not (0 < len(item) <= SEQ_ITEM and item.strip("0")):
+            return []
+    return items
+
+
+def tail_seqs(tail: object) -> list[int]:
+    """The lineage entries whose records a stored tail names by seq alone."""
+    return [int(item, 16) for item in tail_items(tail) if len(item) != ENTRY_LENGTH]
+
+
 @dataclass(slots=True)
 class RequestIndex:
     """Which records exist, oldest first, and which slot each is in."""
@@ -113,18 +160,37 @@ class RequestIndex:
     _by_slot: dict[int, str] = field(default_factory=dict)
     total: int = 0  # bytes of the recorded outcomes
     tail: str = ""
+    tail_items: int = 0
+    compact_next: bool = False  # the next record rewrites the base (see RELOAD_COMPACTS)
 
     @classmethod
-    def from_state(cls, base: object, tail: object, *, max_keys: int) -> RequestIndex:
+    def from_state(
+        cls,
+        base: object,
+        tail: object,
+        *,
+        max_keys: int,
+        beside: Mapping[int, tuple[str, int]] | None = None,
+    ) -> RequestIndex:
         """The index stored as `base` and `tail` (either may be absent or malformed), its
-        newest `max_keys` entries: a record appended to a full index dropped the oldest."""
+        newest `max_keys` entries: a record appended to a full index dropped the oldest.
+        `beside`: (record id, time) of the records the tail names by lineage seq, as read back
+        from lineage; a seq missing from it names no record."""
         index = cls()
         for entry in _entries(base, most=SLOTS):
             index._put(entry)
-        appended = list(_entries(tail, most=TAIL_ENTRIES))
-        for entry in appended:
-            index._put(entry)
-        index.tail = tail if appended and isinstance(tail, str) else ""
+        items = tail_items(tail)
+        beside = beside or {}
+        for item in items:
+            if len(item) == ENTRY_LENGTH:
+                index._put(next(_entries(item, most=1)))
+            elif (found := beside.get(int(item, 16))) is not None:
+                index._put(Entry.make(found[0], found[1], 0, 0, int(item, 16)))
+        if items and isinstance(tail, str):
+            index.tail, index.tail_items = tail, len(items)
+        index.compact_next = len(items) - sum(len(i) == ENTRY_LENGTH for i in items) >= (
+            RELOAD_COMPACTS
+        )
         while len(index._by_rid) > min(max_keys, SLOTS):
             index._drop(next(iter(index._by_rid.values())))
         return index
@@ -202,11 +268,14 @@ class RequestIndex:
         by_rid[rid] = new
         self.total += new.size
         if (
-            len(self.tail) < TAIL_ENTRIES * ENTRY_LENGTH
+            self.tail_items < TAIL_ENTRIES
             and len(by_rid) <= max_keys
             and self.total <= max_bytes
+            and not self.compact_next
         ):
-            self.tail += new.text
+            item = f"{seq:x}" if seq else new.text
+            self.tail = f"{self.tail},{item}" if self.tail else item
+            self.tail_items += 1
             return Placement(slot, seq, freed, None, self.tail)
         for entry in list(by_rid.values())[:-1]:
             if entry.at >= horizon and len(by_rid) <= max_keys and self.total <= max_bytes:
@@ -218,5 +287,5 @@ class RequestIndex:
 
     def compacted(self) -> str:
         """The whole index as a base (its tail emptied): what a rewritten base stores."""
-        self.tail = ""
+        self.tail, self.tail_items, self.compact_next = "", 0, False
         return "".join([entry.text for entry in self._by_rid.values()])

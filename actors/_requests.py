@@ -18,8 +18,9 @@ records kept in slots, the oldest dropped first. They travel in export bundles
 A record rides in the stored value of the lineage entry its turn wrote, else (an `evaluate`
 that changed nothing, an import) in a ring of slots; an index (actors._request_index, kept
 parsed for the activation) says which record is where. So a keyed command reads nothing more
-than an unkeyed one and writes no more keys: its record goes beside its entry, the index's
-tail rides in `meta`, and the index's base is rewritten once per 33 records.
+than an unkeyed one and writes no more keys: its record (with its time) goes beside its entry,
+the index's tail in `meta` grows by that entry's seq, and the index's base is rewritten once
+per 33 records.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ._errors import BadRequestError, ObjectError
-from ._request_index import RID_LENGTH, Entry, Placement, RequestIndex
+from ._request_index import Entry, Placement, RequestIndex, record_id
 from ._serializer import EncodedJSON
 
 if TYPE_CHECKING:
@@ -102,13 +103,6 @@ def command_fingerprint(name: str, params: Mapping[str, Any]) -> str:
 
 def evaluate_fingerprint() -> str:
     return _digest({"method": "evaluate"})
-
-
-def record_id(iss: str, sub: str, key: str) -> str:
-    """A record's name: unambiguous whatever the issuer and subject hold (each is prefixed
-    with its length; the key is the rest)."""
-    framed = f"{len(iss)}:{iss}{len(sub)}:{sub}{key}"
-    return hashlib.sha256(framed.encode("utf-8", "surrogatepass")).hexdigest()[:RID_LENGTH]
 
 
 def millis(moment: datetime) -> int:
@@ -210,17 +204,20 @@ class KeyedRequest:
         """Stage the record beside the turn's other writes (one transaction): beside the
         lineage entry the turn wrote, else in a slot; the index's tail in `meta`; past a bound
         the expired and the oldest records go."""
-        record: dict[str, Any] | EncodedJSON = {
+        fields: dict[str, Any] = {
             "iss": self.iss,
             "sub": self.sub,
             "key": self.key,
             "fingerprint": self.fingerprint,
             "outcome": outcome,
         }
+        record: dict[str, Any] | EncodedJSON = fields
         seq = meta.seq if self.store.holds_entry(meta.seq) else 0
         size = 0
-        if not seq:  # a slot's record counts against the byte bound as stored
-            record = EncodedJSON.of(record)
+        if seq:  # the index's tail names it by seq: an activation reads its time back from it
+            fields["at"] = self.at
+        else:  # a slot's record counts against the byte bound as stored
+            record = EncodedJSON.of(fields)
             size = len(record.text)
         placement = self.index.record(
             self.rid, self.at, size, self.horizon, self.max_keys, MAX_TABLE_BYTES, seq

@@ -21,7 +21,7 @@ from dapr.actor.runtime.state_change import StateChangeKind
 from dapr.actor.runtime.state_manager import ActorStateManager
 
 from ._errors import ObjectUnavailableError
-from ._request_index import SLOTS, Entry, Placement, RequestIndex
+from ._request_index import SLOTS, Entry, Placement, RequestIndex, record_name, tail_seqs
 from ._serializer import EncodedJSON
 from ._turnlock import fenced
 
@@ -212,9 +212,24 @@ class ObjectStore:
         tail = meta.get("requests_tail", "") if isinstance(meta, dict) else ""
         memo = self._index_memo
         if memo is None or memo[0] is not base or memo[1] != tail or memo[2] != max_keys:
-            index = RequestIndex.from_state(base, tail, max_keys=max_keys)
+            beside = await self._records_beside(tail_seqs(tail))
+            index = RequestIndex.from_state(base, tail, max_keys=max_keys, beside=beside)
             memo = self._index_memo = (base, tail, max_keys, index)
         return memo[3]
+
+    async def _records_beside(self, seqs: list[int]) -> dict[int, tuple[str, int]]:
+        """{seq: (record id, time)} of the records riding in lineage entries `seqs` (those the
+        index's tail names), read concurrently; an entry without a well-formed record is
+        left out."""
+        keys = [lineage_key(seq) for seq in seqs]
+        values = await asyncio.gather(*(self._state.try_get_state(key) for key in keys))
+        self._forget(keys)
+        found = {}
+        for seq, (_, value) in zip(seqs, values, strict=True):
+            named = record_name(_record_of(value))
+            if named is not None:
+                found[seq] = named
+        return found
 
     def holds_entry(self, seq: int) -> bool:
         """Whether this turn staged lineage entry `seq` (a record can ride in its value)."""

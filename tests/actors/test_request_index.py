@@ -7,11 +7,14 @@ from hypothesis import strategies as st
 
 from actors._request_index import (
     ENTRY_LENGTH,
+    RELOAD_COMPACTS,
     SLOTS,
     TAIL_ENTRIES,
     Entry,
     Placement,
     RequestIndex,
+    tail_items,
+    tail_seqs,
 )
 
 
@@ -21,17 +24,17 @@ def rid(n: int) -> str:
 
 class Store:
     """What the object's state holds after each placement: the base, the tail, the record
-    in each slot and beside each lineage entry (by record id)."""
+    in each slot (by record id) and beside each lineage entry (record id and time)."""
 
     def __init__(self) -> None:
         self.base: str | None = None
         self.tail = ""
         self.slots: dict[int, str] = {}
-        self.lineage: dict[int, str] = {}
+        self.lineage: dict[int, tuple[str, int]] = {}
 
-    def apply(self, placement: Placement, record_of: str) -> None:
+    def apply(self, placement: Placement, record_of: str, at: int = 0) -> None:
         if placement.seq:
-            self.lineage[placement.seq] = record_of
+            self.lineage[placement.seq] = (record_of, at)
         for slot in placement.freed:
             del self.slots[slot]
         if not placement.seq:
@@ -42,11 +45,15 @@ class Store:
 
     def holds(self, entry: Entry) -> bool:
         """Whether the record `entry` indexes is where it says."""
-        where = self.lineage.get(entry.seq) if entry.seq else self.slots.get(entry.slot)
-        return where == entry.rid
+        if entry.seq:
+            return self.lineage.get(entry.seq) == (entry.rid, entry.at)
+        return self.slots.get(entry.slot) == entry.rid
 
     def reloaded(self, max_keys: int = SLOTS) -> RequestIndex:
-        return RequestIndex.from_state(self.base, self.tail, max_keys=max_keys)
+        """The index as an activation reads it: the base, the tail, and the records the tail
+        names by seq, read back from beside their lineage entries."""
+        beside = {seq: self.lineage[seq] for seq in tail_seqs(self.tail) if seq in self.lineage}
+        return RequestIndex.from_state(self.base, self.tail, max_keys=max_keys, beside=beside)
 
 
 def recorded(
@@ -64,7 +71,7 @@ def recorded(
 def test_an_index_reloads_from_its_base_and_tail_and_finds_its_entries() -> None:
     index, store = recorded(*((n, 10 * n, 5) for n in range(TAIL_ENTRIES + 5)))
     assert store.base is not None
-    assert len(store.tail) == 4 * ENTRY_LENGTH
+    assert len(tail_items(store.tail)) == 4
     again = store.reloaded()
     assert again.entries() == index.entries()
     assert again.total == 5 * (TAIL_ENTRIES + 5)
@@ -83,8 +90,9 @@ def test_a_full_index_overwrites_the_oldest_records_slot() -> None:
 def test_a_record_beside_its_lineage_entry_takes_no_slot_and_frees_the_oldest_ones() -> None:
     index, store = recorded((1, 10, 5), (2, 20, 5), max_keys=2)
     placement = index.record(rid(3), at=30, size=5, horizon=0, max_keys=2, max_bytes=99, seq=7)
-    store.apply(placement, rid(3))
+    store.apply(placement, rid(3), at=30)
     assert placement.seq == 7
+    assert placement.tail.endswith(",7")  # its record, beside entry 7, says the rest
     assert placement.freed == [0]  # the oldest's slot: nothing will read it again
     assert [(e.rid, e.seq, e.size) for e in index.entries()] == [(rid(2), 0, 5), (rid(3), 7, 0)]
     assert store.slots == {1: rid(2)}
@@ -112,11 +120,17 @@ def test_malformed_state_reads_as_no_records() -> None:
         (good.upper(), ""),
         ("é" * ENTRY_LENGTH, ""),
         ("", good + "x"),
+        ("", good + good),  # entries in a tail are comma-separated
+        ("", f"{good},"),
+        ("", "0"),  # no lineage entry has seq 0
+        ("", "1" * 13),  # nor a seq of more than 12 hex digits
         (good * (SLOTS + 1), ""),  # longer than any index this host writes
-        ("", good * (TAIL_ENTRIES + 1)),
+        ("", ",".join([good] * (TAIL_ENTRIES + 1))),
     ]:
         assert len(RequestIndex.from_state(base, tail, max_keys=SLOTS)) == 0, (base, tail)
     assert len(RequestIndex.from_state("garbage", good, max_keys=SLOTS)) == 1  # a good tail
+    # A seq whose lineage entry holds no well-formed record names none.
+    assert len(RequestIndex.from_state("", f"{good},2a", max_keys=SLOTS, beside={})) == 1
 
 
 def test_the_expired_and_the_oldest_beyond_the_bounds_go_at_compaction() -> None:
@@ -135,16 +149,24 @@ def test_the_expired_and_the_oldest_beyond_the_bounds_go_at_compaction() -> None
 
 @given(
     st.lists(
-        st.tuples(st.integers(0, 20), st.integers(0, 50), st.integers(0, 3), st.booleans()),
+        st.tuples(
+            st.integers(0, 20),
+            st.integers(0, 50),
+            st.integers(0, 3),
+            st.booleans(),
+            st.integers(0, 9).map(lambda n: n == 0),  # now and then, a new activation
+        ),
         max_size=120,
     ),
     st.integers(1, 8),
 )
 def test_the_stored_index_always_says_what_memory_does_within_its_bounds(
-    items: list[tuple[int, int, int, bool]], max_keys: int
+    items: list[tuple[int, int, int, bool, bool]], max_keys: int
 ) -> None:
     index, store = RequestIndex(), Store()
-    for at, (n, size, age, beside_entry) in enumerate(items):
+    for at, (n, size, age, beside_entry, reactivated) in enumerate(items):
+        if reactivated:  # what it goes on with is what it reads back
+            index = store.reloaded(max_keys)
         seq = at + 1 if beside_entry else 0
         placement = index.record(
             rid(n),
@@ -155,13 +177,13 @@ def test_the_stored_index_always_says_what_memory_does_within_its_bounds(
             max_bytes=200,
             seq=seq,
         )
-        store.apply(placement, rid(n))
+        store.apply(placement, rid(n), at=at)
         entries = index.entries()
         assert entries[-1] == Entry.make(rid(n), at, 0 if seq else size, placement.slot, seq)
         assert len(entries) <= max_keys
         assert index.total == sum(e.size for e in entries)
         assert index.total <= 200 or len(entries) == 1
-        assert len(index.tail) <= TAIL_ENTRIES * ENTRY_LENGTH
+        assert len(tail_items(index.tail)) == index.tail_items <= TAIL_ENTRIES
         assert all(store.holds(e) for e in entries)  # every record where its entry says
         assert len(store.slots) <= max_keys  # storage is bounded too, stale records included
         assert set(store.slots.values()) <= {e.rid for e in entries if e.in_slot}
@@ -182,3 +204,33 @@ def test_a_host_that_lowers_its_bound_drops_the_oldest_and_frees_their_slots(
         assert all(store.holds(e) for e in entries)
         assert len(store.slots) <= 6
         assert store.reloaded(max_keys).entries() == entries
+
+
+def test_a_record_beside_its_entry_costs_the_tail_its_seq_and_is_read_back_from_it() -> None:
+    index, store = RequestIndex(), Store()
+    for n in range(1, 6):
+        placement = index.record(rid(n), n * 10, 0, 0, 100, 99, seq=0x100 + n)
+        store.apply(placement, rid(n), at=n * 10)
+    assert store.tail == "101,102,103,104,105"
+    assert store.base is None
+    assert store.reloaded().entries() == index.entries()
+    del store.lineage[0x103]  # an entry that no longer holds its record names none
+    assert [e.rid for e in store.reloaded().entries()] == [rid(1), rid(2), rid(4), rid(5)]
+
+
+def test_an_activation_that_read_many_records_back_compacts_at_its_first_record() -> None:
+    index, store = RequestIndex(), Store()
+    for n in range(1, RELOAD_COMPACTS + 1):
+        store.apply(index.record(rid(n), n, 0, 0, 100, 99, seq=n), rid(n), at=n)
+    assert store.base is None
+    fewer = RequestIndex.from_state(
+        None, ",".join(store.tail.split(",")[1:]), max_keys=100, beside=store.lineage
+    )
+    assert fewer.record(rid(99), 99, 0, 0, 100, 99, seq=99).base is None  # read 7: kept on
+    again = store.reloaded()
+    placement = again.record(rid(99), 99, 0, 0, 100, 99, seq=99)
+    assert placement.base is not None
+    assert placement.tail == ""  # the next activation reads none back
+    store.apply(placement, rid(99), at=99)
+    assert store.reloaded().entries() == again.entries()
+    assert len(again) == RELOAD_COMPACTS + 1
