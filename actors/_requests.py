@@ -28,7 +28,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
@@ -82,16 +82,32 @@ def key_of(request: Mapping[str, Any]) -> str | None:
     return None if legacy is None else valid_key(legacy, field="request_id")
 
 
-# Built once: `json.dumps` with options builds a new encoder on every call (~1.5 µs each, and
-# a keyed turn encodes three times).
+# Built once: `json.dumps` with options builds a new encoder on every call (~1.5 µs each).
 _SORTED = json.JSONEncoder(sort_keys=True, separators=(",", ":"), allow_nan=False)
+# And CPython's C encoder behind it, built once too: `JSONEncoder.encode` builds one per call,
+# half the cost of a fingerprint. The same text; no cycle check (a request is decoded JSON).
+_C_ENCODER: Callable[..., Callable[[object, int], Iterable[str]]] | None = getattr(
+    json.encoder, "c_make_encoder", None
+)
+_SORTED_C = (
+    None
+    if _C_ENCODER is None
+    else _C_ENCODER(
+        None, _SORTED.default, json.encoder.encode_basestring_ascii, None, ":", ",",
+        True, False, False,
+    )
+)  # fmt: skip
+
+
+def _sorted_json(value: object) -> str:
+    return _SORTED.encode(value) if _SORTED_C is None else "".join(_SORTED_C(value, 0))
 
 
 def _digest(value: object) -> str:
     """SHA-256 of `value`'s JSON with sorted keys: the same request gives the same digest
     (a retry re-sends the same JSON), at a fraction of RFC 8785's pure-Python cost."""
     try:
-        text = _SORTED.encode(value)
+        text = _sorted_json(value)
     except ValueError as exc:  # NaN or Infinity: the SDK's JSON decoder lets them through
         raise BadRequestError(f"the request is not plain JSON: {exc}") from exc
     return hashlib.sha256(text.encode()).hexdigest()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import UTC, datetime
 from typing import Any
@@ -11,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from actors import PlainJSONSerializer
+from actors._requests import _sorted_json, command_fingerprint
 from actors._serializer import EncodedJSON, StateJSONSerializer
 
 JSON = st.recursive(
@@ -45,4 +47,20 @@ def test_the_sdks_own_types_still_encode_as_it_does() -> None:
     assert (
         StateJSONSerializer().serialize(moment)
         == json.dumps(DefaultJSONSerializer().serialize(moment).decode()).encode()
+    )
+
+
+@given(st.dictionaries(st.text(), JSON, max_size=5))
+def test_a_fingerprint_hashes_the_sorted_json_byte_for_byte(value: Any) -> None:
+    """Hosts compare fingerprints across moves: the built-once encoder writes exactly what
+    `json.dumps(..., sort_keys=True)` writes."""
+    expected = json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    assert _sorted_json(value) == expected
+    assert (
+        command_fingerprint("c", value)
+        == hashlib.sha256(
+            json.dumps(
+                {"name": "c", "params": value}, sort_keys=True, separators=(",", ":")
+            ).encode()
+        ).hexdigest()
     )
