@@ -15,13 +15,14 @@ that one is dropped for it, or the lowest free one. The index is stored in two p
 Reading replays the tail over the base (an entry replaces an older one of its id or its slot)
 and keeps the newest `max_keys`, which is how the tail says that the oldest record was
 dropped for a new one. The object compacts, rewriting the base and emptying the tail, once
-the tail holds `TAIL_ENTRIES` items, when a record must go without a successor (expired, or
-beyond a bound), and at the first record after an activation read `RELOAD_COMPACTS` or more
-records back from lineage (so an object that takes few keyed commands per activation does not
-read many). An entry is `<record id: 16 hex><time: 11 hex ms since epoch><outcome bytes: 6
-hex><slot: 3 hex><lineage seq: 12 hex, 0 for a slot>`; every character counts, as the text is
-JSON-escaped three times on its way to the store. Anything malformed reads as no records
-(never an error): the store is only as trusted as the apps sharing the sidecar.
+the tail holds `TAIL_ENTRIES` items (or `TAIL_CHARS` characters), when a record must go
+without a successor (expired, or beyond a bound), and at the first record after an activation
+read `RELOAD_COMPACTS` or more records back from lineage (so an object that takes few keyed
+commands per activation does not read many). An entry is `<record id: 16 hex><time: 11 hex
+ms since epoch><outcome bytes: 6 hex><slot: 3 hex><lineage seq: 12 hex, 0 for a slot>`; every
+character counts, as the text is JSON-escaped three times on its way to the store. Anything
+malformed reads as no records (never an error): the store is only as trusted as the apps
+sharing the sidecar.
 
 The parsed index is kept for the activation and changed in place by the turn that records
 (actors._state): a keyed command's bookkeeping is a dictionary lookup and an append.
@@ -43,8 +44,11 @@ SEQ_LENGTH = 12
 ENTRY_LENGTH = RID_LENGTH + TIME_LENGTH + SIZE_LENGTH + SLOT_LENGTH + SEQ_LENGTH
 MAX_SIZE = 16**SIZE_LENGTH - 1  # a larger outcome is counted as this (the byte bound still holds)
 SLOTS = 16**SLOT_LENGTH  # the most records an object can be told to keep
-# Items kept in the tail before the base is rewritten.
-TAIL_ENTRIES = 32
+# Items kept in the tail before the base is rewritten (once per 65 records beside their
+# entries: the base is 12 KB at 256 records), and the most characters it may take (32 whole
+# entries: slots' records, which evaluates and imports make, rewrite the base sooner).
+TAIL_ENTRIES = 64
+TAIL_CHARS = 32 * (ENTRY_LENGTH + 1)
 # Records read back from lineage by an activation from which its first record compacts.
 RELOAD_COMPACTS = 8
 SEQ_ITEM = 12  # the longest seq item in a tail (hex digits)
@@ -136,7 +140,7 @@ class Placement(NamedTuple):
 def tail_items(tail: object) -> list[str]:
     """The items of a stored tail: whole entries and lineage seqs (hex), oldest first; none
     when it is not one this host writes."""
-    if not isinstance(tail, str) or not tail:
+    if not isinstance(tail, str) or not tail or len(tail) > TAIL_CHARS:
         return []
     items = tail.split(",", TAIL_ENTRIES)
     if len(items) > TAIL_ENTRIES or not _is_hex(tail.replace(",", "")):
@@ -269,6 +273,7 @@ class RequestIndex:
         self.total += new.size
         if (
             self.tail_items < TAIL_ENTRIES
+            and len(self.tail) < TAIL_CHARS - ENTRY_LENGTH
             and len(by_rid) <= max_keys
             and self.total <= max_bytes
             and not self.compact_next

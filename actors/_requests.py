@@ -20,7 +20,7 @@ that changed nothing, an import) in a ring of slots; an index (actors._request_i
 parsed for the activation) says which record is where. So a keyed command reads nothing more
 than an unkeyed one and writes no more keys: its record (with its time) goes beside its entry,
 the index's tail in `meta` grows by that entry's seq, and the index's base is rewritten once
-per 33 records.
+per 65 records.
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ from actors._request_index import (
     ENTRY_LENGTH,
     RELOAD_COMPACTS,
     SLOTS,
+    TAIL_CHARS,
     TAIL_ENTRIES,
     Entry,
     Placement,
@@ -69,12 +70,13 @@ def recorded(
 
 
 def test_an_index_reloads_from_its_base_and_tail_and_finds_its_entries() -> None:
-    index, store = recorded(*((n, 10 * n, 5) for n in range(TAIL_ENTRIES + 5)))
+    whole = TAIL_CHARS // (ENTRY_LENGTH + 1)  # slots' records: whole entries in the tail
+    index, store = recorded(*((n, 10 * n, 5) for n in range(whole + 5)))
     assert store.base is not None
     assert len(tail_items(store.tail)) == 4
     again = store.reloaded()
     assert again.entries() == index.entries()
-    assert again.total == 5 * (TAIL_ENTRIES + 5)
+    assert again.total == 5 * (whole + 5)
     assert again.find(rid(2)) == Entry.make(rid(2), 20, 5, 2)
     assert again.find(rid(99)) is None
 
@@ -126,6 +128,7 @@ def test_malformed_state_reads_as_no_records() -> None:
         ("", "1" * 13),  # nor a seq of more than 12 hex digits
         (good * (SLOTS + 1), ""),  # longer than any index this host writes
         ("", ",".join([good] * (TAIL_ENTRIES + 1))),
+        ("", ",".join(["1"] * (TAIL_ENTRIES + 1))),
     ]:
         assert len(RequestIndex.from_state(base, tail, max_keys=SLOTS)) == 0, (base, tail)
     assert len(RequestIndex.from_state("garbage", good, max_keys=SLOTS)) == 1  # a good tail
@@ -184,6 +187,7 @@ def test_the_stored_index_always_says_what_memory_does_within_its_bounds(
         assert index.total == sum(e.size for e in entries)
         assert index.total <= 200 or len(entries) == 1
         assert len(tail_items(index.tail)) == index.tail_items <= TAIL_ENTRIES
+        assert len(index.tail) <= TAIL_CHARS
         assert all(store.holds(e) for e in entries)  # every record where its entry says
         assert len(store.slots) <= max_keys  # storage is bounded too, stale records included
         assert set(store.slots.values()) <= {e.rid for e in entries if e.in_slot}
