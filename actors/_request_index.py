@@ -183,18 +183,18 @@ class RequestIndex:
         index = cls()
         for entry in _entries(base, most=SLOTS):
             index._put(entry)
-        items = tail_items(tail)
-        beside = beside or {}
+        items, beside, read_back = tail_items(tail), beside or {}, 0
         for item in items:
             if len(item) == ENTRY_LENGTH:
                 index._put(next(_entries(item, most=1)))
-            elif (found := beside.get(int(item, 16))) is not None:
-                index._put(Entry.make(found[0], found[1], 0, 0, int(item, 16)))
-        if items and isinstance(tail, str):
-            index.tail, index.tail_items = tail, len(items)
-        index.compact_next = len(items) - sum(len(i) == ENTRY_LENGTH for i in items) >= (
-            RELOAD_COMPACTS
-        )
+                continue
+            read_back += 1
+            seq = int(item, 16)
+            if (found := beside.get(seq)) is not None:
+                index._put(Entry.make(found[0], found[1], 0, 0, seq))
+        if items:  # then `tail` is the text they came from
+            index.tail, index.tail_items = str(tail), len(items)
+        index.compact_next = read_back >= RELOAD_COMPACTS
         while len(index._by_rid) > min(max_keys, SLOTS):
             index._drop(next(iter(index._by_rid.values())))
         return index
@@ -261,12 +261,11 @@ class RequestIndex:
                     slot = old.slot
         if seq:
             slot = size = 0
-        elif slot < 0:
-            slot = len(by_slot)  # slots fill in order until one is freed
-            if slot in by_slot:
-                slot = next(s for s in range(SLOTS) if s not in by_slot)
-            by_slot[slot] = rid
         else:
+            if slot < 0:
+                slot = len(by_slot)  # slots fill in order until one is freed
+                if slot in by_slot:
+                    slot = next(s for s in range(SLOTS) if s not in by_slot)
             by_slot[slot] = rid
         new = Entry.make(rid, at, size, slot, seq)
         by_rid[rid] = new

@@ -50,7 +50,7 @@ MAX_TABLE_BYTES = 8 * 1024 * 1024
 KEY_PATTERN = re.compile(rf"[A-Za-z0-9._:+/=\-]{{1,{MAX_KEY_LENGTH}}}")
 KEY_RULE = f"1 to {MAX_KEY_LENGTH} letters, digits or `. _ : + / = -`"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MILLISECOND = _MS = timedelta(milliseconds=1)
+_MILLISECOND = timedelta(milliseconds=1)
 
 
 class IdempotencyKeyReusedError(ObjectError):
@@ -193,7 +193,9 @@ class KeyedRequest:
             index = await store.request_index(max_keys=max_keys)
         at = millis(now)
         rid = record_id(iss, sub, key)
-        return cls(store, index, iss, sub, key, fingerprint, rid, at, at - window // _MS, max_keys)
+        return cls(
+            store, index, iss, sub, key, fingerprint, rid, at, at - window // _MILLISECOND, max_keys
+        )
 
     async def replay(self) -> dict[str, Any] | None:
         """The first outcome of this request (marked `replayed`), or None when it was not
