@@ -1,6 +1,7 @@
 """The generic `ResidentObject` Dapr actor: wires policy decisions to Dapr, nothing more."""
 
 from ._activations import sidecar_generation, sidecar_restarted
+from ._calls import SidecarCall, serving_sidecar_call
 from ._client import ResidentObjectClient
 from ._delivery import MARK_FIELD, delivery_key, mark
 from ._errors import (
@@ -69,6 +70,7 @@ __all__ = [
     "ResidentObject",
     "ResidentObjectClient",
     "ResidentObjectInterface",
+    "SidecarCall",
     "SidecarClient",
     "SidecarError",
     "SnapshotRequest",
@@ -82,6 +84,7 @@ __all__ = [
     "method_body",
     "register_resident_object",
     "remember_trace",
+    "serving_sidecar_call",
     "sidecar_generation",
     "sidecar_restarted",
     "turn_lock",

@@ -20,6 +20,7 @@ from typing import Any
 from dapr.actor.runtime.state_change import StateChangeKind
 from dapr.actor.runtime.state_manager import ActorStateManager
 
+from ._calls import call_lost
 from ._errors import ObjectUnavailableError
 from ._request_index import SLOTS, Entry, Placement, RequestIndex, record_name, tail_seqs
 from ._serializer import EncodedJSON
@@ -164,10 +165,16 @@ class ObjectStore:
 
     async def commit(self) -> None:
         """Save everything staged in one Dapr state transaction (all or nothing); refused
-        when the sidecar deactivated the object during this turn (it lives elsewhere now)."""
+        when the sidecar deactivated the object during this turn (it lives elsewhere now) or
+        stopped waiting for the call this turn serves (actors._calls)."""
         if fenced(self._object_id):
             raise ObjectUnavailableError(
                 "the object moved to another replica during this turn; retry"
+            )
+        if call_lost():
+            raise ObjectUnavailableError(
+                "the sidecar stopped waiting for this turn (it restarted or gave up on the "
+                "call); nothing was written; retry"
             )
         await self._state.save_state()
         self._forget(self._written_entries)

@@ -21,16 +21,26 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from typing import Any
+from collections.abc import Coroutine
+from typing import Any, TypeVar
 
 from dapr.actor.runtime.runtime import ActorRuntime
 from dapr.clients.exceptions import ERROR_CODE_UNKNOWN, DaprInternalError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from actors import fence, sidecar_restarted, turn_lock, turn_running
+from actors import (
+    SidecarCall,
+    fence,
+    serving_sidecar_call,
+    sidecar_restarted,
+    turn_lock,
+    turn_running,
+)
 
 REENTRANCY_HEADER = b"dapr-reentrancy-id"
 JSON_UTF8 = b"application/json; utf-8"
+
+T = TypeVar("T")
 
 
 class ActorFastPath:
@@ -39,7 +49,6 @@ class ActorFastPath:
     def __init__(self, app: ASGIApp, *, actor_types: frozenset[str]) -> None:
         self._app = app
         self._types = actor_types
-        self._sidecar_seen = False
         self._background: set[asyncio.Task[None]] = set()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -61,13 +70,16 @@ class ActorFastPath:
             return
         try:
             if kind == "remind":
-                await ActorRuntime.fire_reminder(actor_type, actor_id, name, body)
+                await _serve(receive, ActorRuntime.fire_reminder(actor_type, actor_id, name, body))
                 message = f"called reminder. actor: {actor_type}.{actor_id}, reminder: {name}"
                 await _respond(send, 200, {"message": message})
                 return
             reentrancy = dict(scope.get("headers", ())).get(REENTRANCY_HEADER)
-            result = await ActorRuntime.dispatch(
-                actor_type, actor_id, name, body, reentrancy.decode() if reentrancy else None
+            result = await _serve(
+                receive,
+                ActorRuntime.dispatch(
+                    actor_type, actor_id, name, body, reentrancy.decode() if reentrancy else None
+                ),
             )
         except DaprInternalError as exc:
             await _respond(send, 500, exc.as_json_safe_dict())  # type: ignore[no-untyped-call]
@@ -95,11 +107,9 @@ class ActorFastPath:
         await _respond(send, 200, {})
 
     async def _on_sidecar_start(self) -> None:
-        """A sidecar reads `/dapr/config` when it starts: after the first, one restarted under
-        this app, and the activations it had placed here may be stale (actors._activations)."""
-        if not self._sidecar_seen:
-            self._sidecar_seen = True
-            return
+        """A daprd reads `/dapr/config` once, when it starts: any activation made before may
+        be stale (actors._activations). Every read counts, the first this process sees too: an
+        app restarted under a living daprd sees its first read only when that daprd restarts."""
         sidecar_restarted(list(self._types))
 
     def _deactivation(self, scope: Scope) -> str | None:
@@ -126,6 +136,26 @@ class ActorFastPath:
         if len(parts) >= 7 and parts[5] in {"remind", "timer"}:
             return parts[2], parts[3], parts[5], "/".join(parts[6:])
         return None
+
+
+async def _serve(receive: Receive, call: Coroutine[Any, Any, T]) -> T:
+    """Run one actor call as serving the sidecar's call (actors._calls): while it runs, a
+    dropped connection (the sidecar died, restarted or cancelled the call) marks the call
+    lost, so its turn cannot commit. The watch ends before the answer is sent."""
+    with serving_sidecar_call() as served:
+        watch = asyncio.get_running_loop().create_task(_watch_disconnect(receive, served))
+        try:
+            return await call
+        finally:
+            watch.cancel()
+
+
+async def _watch_disconnect(receive: Receive, served: SidecarCall) -> None:
+    """The body was read: the server's next message is `http.disconnect`, once the
+    connection drops (it is cancelled before the response completes)."""
+    message = await receive()
+    if message["type"] == "http.disconnect":
+        served.lost = True
 
 
 async def _read_body(receive: Receive) -> bytes:

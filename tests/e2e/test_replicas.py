@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from tests.e2e.hosts import Issuer, ResidentHost, example, replica_set
-from tests.support import eventually
+from tests.support import eventually, wait_http
 
 REPLICAS = 3
 
@@ -82,14 +82,24 @@ def test_rate_limits_are_per_replica(tmp_path: Path, issuer: Issuer) -> None:
 
 
 @pytest.mark.daprd
+@pytest.mark.parametrize("app_restarted_before", [False, True], ids=["app-fresh", "app-restarted"])
 def test_a_restarted_sidecar_never_lets_the_app_act_on_stale_state(
-    tmp_path: Path, issuer: Issuer
+    tmp_path: Path, issuer: Issuer, app_restarted_before: bool
 ) -> None:
     """daprd dies under a living app: the SDK's cached activation would survive it, while
     another replica may advance the object meanwhile (simulated by writing the store
-    directly). After the sidecar restarts, the object answers from the store, not the cache."""
+    directly). After the sidecar restarts, the object answers from the store, not the cache.
+
+    `app-restarted`: the app was itself restarted under the living daprd first, so the daprd
+    that started before it never read its `/dapr/config`; the chaos test found lineages forked
+    that way (the app took the restarted daprd's read for the first start, not a restart)."""
     with ResidentHost(tmp_path / "host", trusted=[issuer], sidecar="daprd") as host:
         assert host.control is not None
+        if app_restarted_before:
+            assert host.app_proc is not None
+            host.app_proc.kill()
+            host.start_app()
+            wait_http(f"{host.app_url}/healthz", proc=host.app_proc, timeout=60)
         ops = issuer.token("ops", "ops", "viewer")
         assert host.put_policy(
             "thermostat-stale", issuer.sign(example("thermostat")), ops
