@@ -1,7 +1,7 @@
 """The generic `ResidentObject` Dapr actor: wires policy decisions to Dapr, nothing more."""
 
-from ._activations import sidecar_generation, sidecar_restarted
-from ._calls import SidecarCall, serving_sidecar_call
+from ._activations import sidecar_restarted
+from ._calls import SidecarCall, serving_sidecar_call, sidecar_generation
 from ._client import ResidentObjectClient
 from ._delivery import MARK_FIELD, delivery_key, mark
 from ._errors import (

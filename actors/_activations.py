@@ -20,25 +20,19 @@ import logging
 
 from dapr.actor.runtime.runtime import ActorRuntime
 
+from ._calls import new_sidecar_generation
 from ._turnlock import turn_lock
 
 log = logging.getLogger("resident.activations")
 
-_generation = 0
 _background: set[asyncio.Task[int]] = set()
 
 
-def sidecar_generation() -> int:
-    """How many sidecar restarts this process has seen; an instance records it on creation."""
-    return _generation
-
-
 def sidecar_restarted(actor_types: list[str]) -> None:
-    """Start a new generation now; drop the older instances in the background."""
-    global _generation
-    _generation += 1
+    """Start a new generation now (actors._calls); drop the older instances in the background."""
+    generation = new_sidecar_generation()
     for actor_type in actor_types:
-        task = asyncio.get_running_loop().create_task(_drop_stale(actor_type, _generation))
+        task = asyncio.get_running_loop().create_task(_drop_stale(actor_type, generation))
         _background.add(task)
         task.add_done_callback(_background.discard)
 

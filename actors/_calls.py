@@ -7,35 +7,60 @@ the object's next call here or to another replica, which read the store afresh a
 A turn still running for the lost call acts on what it read before and must not commit, or it
 overwrites the newer lineage entry (a fork whose first branch's effects were already published).
 
-The app's ASGI layer opens a `SidecarCall` around each actor call it serves and marks it lost
-when the sidecar's connection drops; a sidecar restart (a new generation, actors._activations)
-also ends every call that began before it. `ObjectStore.commit` asks `call_lost()`.
+The app's ASGI layer serves each actor call inside `serving_sidecar_call()` and marks it lost
+when the sidecar's connection drops. A sidecar that starts reads the app's `/dapr/config`
+first, which starts a new *sidecar generation* (`new_sidecar_generation`): every call that began
+before it is lost, and a transaction one of them already has on its way is aborted (its
+connection closed), because a new daprd holds a transaction for an object it does not host yet
+and applies it once placement gives it the object. `ObjectStore.commit` sends its transaction
+through `send_transaction`, which refuses or aborts it for a lost call.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-from ._activations import sidecar_generation
+from ._errors import ObjectUnavailableError
+
+LOST = (
+    "the sidecar stopped waiting for this turn (it restarted or gave up on the call); "
+    "nothing was written; retry"
+)
+ABORTED = (
+    "the sidecar restarted while this turn's transaction was on its way; it was aborted and "
+    "most likely not applied; retry"
+)
+
+_generation = 0
+
+
+def sidecar_generation() -> int:
+    """How many sidecar starts this process has seen; a call and an instance record it."""
+    return _generation
 
 
 class SidecarCall:
     """One call from the sidecar into an actor; `lost` once its connection has dropped."""
 
-    __slots__ = ("generation", "lost")
+    __slots__ = ("aborted", "generation", "lost", "sending")
 
     def __init__(self) -> None:
-        self.generation = sidecar_generation()
+        self.generation = _generation
         self.lost = False
+        self.aborted = False
+        # The task sending this call's transaction, while it is on its way.
+        self.sending: asyncio.Task[object] | None = None
 
     def gone(self) -> bool:
         """The sidecar no longer waits for this call's answer (it dropped or restarted)."""
-        return self.lost or self.generation != sidecar_generation()
+        return self.lost or self.generation != _generation
 
 
 _current: ContextVar[SidecarCall | None] = ContextVar("resident_sidecar_call", default=None)
+_sending: set[SidecarCall] = set()
 
 
 @contextmanager
@@ -53,3 +78,41 @@ def call_lost() -> bool:
     """Whether the sidecar call the running code serves is gone; False outside any call."""
     call = _current.get()
     return call is not None and call.gone()
+
+
+def new_sidecar_generation() -> int:
+    """A sidecar (re)started: every call served so far is lost, and each transaction one of
+    them has on its way is aborted (cancelling its task closes the connection, so daprd drops
+    the request it may be holding)."""
+    global _generation
+    _generation += 1
+    for call in list(_sending):
+        if call.sending is not None and not call.aborted:
+            call.aborted = True
+            call.sending.cancel()
+    return _generation
+
+
+async def send_transaction(save: Callable[[], Awaitable[None]]) -> None:
+    """Send a turn's transaction for the sidecar call it serves: refused (nothing sent) when
+    that call is gone, aborted when its sidecar restarts while it is on its way; both raise
+    ObjectUnavailableError. Outside any call (in-process use) it is simply sent."""
+    call = _current.get()
+    if call is None:
+        await save()
+        return
+    if call.gone():
+        raise ObjectUnavailableError(LOST)
+    task = asyncio.current_task()
+    call.sending = task
+    _sending.add(call)
+    try:
+        await save()
+    except asyncio.CancelledError:
+        if not call.aborted or task is None:
+            raise
+        task.uncancel()
+        raise ObjectUnavailableError(ABORTED) from None
+    finally:
+        call.sending = None
+        _sending.discard(call)

@@ -18,8 +18,8 @@ from dapr.actor.runtime.context import ActorRuntimeContext
 
 from policies import NumberOutOfRange, Policy, PolicyError, TooDeep, load_policy
 
-from ._activations import sidecar_generation
 from ._auth import authenticate, who_of
+from ._calls import sidecar_generation
 from ._cycle import run_cycle
 from ._delivery import check_mark
 from ._describe import describe
@@ -73,7 +73,7 @@ class ResidentObject(Actor, ResidentObjectInterface, Remindable):
         self._host = host
         self._sidecar = sidecar
         self._store = ObjectStore(self._state_manager, object_id=self.object_id)
-        # The sidecar generation this instance's cache belongs to (actors._activations).
+        # The sidecar generation this instance's cache belongs to (actors._calls).
         self.sidecar_generation = sidecar_generation()
 
     @property

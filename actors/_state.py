@@ -20,7 +20,7 @@ from typing import Any
 from dapr.actor.runtime.state_change import StateChangeKind
 from dapr.actor.runtime.state_manager import ActorStateManager
 
-from ._calls import call_lost
+from ._calls import send_transaction
 from ._errors import ObjectUnavailableError
 from ._request_index import SLOTS, Entry, Placement, RequestIndex, record_name, tail_seqs
 from ._serializer import EncodedJSON
@@ -171,12 +171,7 @@ class ObjectStore:
             raise ObjectUnavailableError(
                 "the object moved to another replica during this turn; retry"
             )
-        if call_lost():
-            raise ObjectUnavailableError(
-                "the sidecar stopped waiting for this turn (it restarted or gave up on the "
-                "call); nothing was written; retry"
-            )
-        await self._state.save_state()
+        await send_transaction(self._state.save_state)
         self._forget(self._written_entries)
         self._written_entries = []
         self._staged_entries = {}

@@ -35,12 +35,16 @@ OBJECT = "counter-1"
 COMMAND = f"/actors/{ACTOR_TYPE}/{OBJECT}/method/Command"
 
 
+POLICY_READ = ("GET", "/state/policy")  # a fresh activation's first read
+TRANSACTION = ("PUT", "/state")  # a turn's commit
+
+
 class HeldSidecar(InMemorySidecar):
-    """Holds the next read of `policy` (a fresh activation's first) until released."""
+    """Holds the next call `hold` names, (method, path ending), until released."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.hold = False
+        self.hold: tuple[str, str] | None = None
         self.held = asyncio.Event()
         self.release = asyncio.Event()
 
@@ -53,8 +57,8 @@ class HeldSidecar(InMemorySidecar):
         headers: Mapping[str, str] | None = None,
         params: Mapping[str, str] | None = None,
     ) -> tuple[int, bytes]:
-        if self.hold and method == "GET" and path.endswith("/state/policy"):
-            self.hold = False
+        if self.hold is not None and method == self.hold[0] and path.endswith(self.hold[1]):
+            self.hold = None
             self.held.set()
             await self.release.wait()
         return await super().request(method, path, body=body, headers=headers, params=params)
@@ -147,7 +151,7 @@ async def test_a_turn_whose_sidecar_connection_dropped_writes_nothing(
 ) -> None:
     sidecar, port = served
     lineage_before = sidecar.stored("meta")["seq"]
-    sidecar.hold = True
+    sidecar.hold = POLICY_READ
     _, writer = await send_request(port, "PUT", COMMAND, increment_body())
     await asyncio.wait_for(sidecar.held.wait(), timeout=10)
 
@@ -173,7 +177,7 @@ async def test_a_turn_that_began_before_the_sidecar_restarted_writes_nothing(
 ) -> None:
     sidecar, port = served
     await sidecar_reads_config(port)  # the sidecar's first start
-    sidecar.hold = True
+    sidecar.hold = POLICY_READ
     answer = asyncio.create_task(call_increment(port))
     await asyncio.wait_for(sidecar.held.wait(), timeout=10)
 
@@ -187,5 +191,29 @@ async def test_a_turn_that_began_before_the_sidecar_restarted_writes_nothing(
     assert sidecar.stored("data") == {"count": 0}
 
     status, result = await call_increment(port)  # a call of the new sidecar is applied
+    assert status == 200, result
+    assert sidecar.stored("data") == {"count": 1}
+
+
+async def test_a_transaction_on_its_way_when_the_sidecar_restarts_is_aborted(
+    served: tuple[HeldSidecar, int],
+) -> None:
+    """A new daprd holds a transaction for an object it does not host yet and applies it once
+    placement gives it the object: one sent just before the restart is aborted."""
+    sidecar, port = served
+    await sidecar_reads_config(port)
+    sidecar.hold = TRANSACTION
+    answer = asyncio.create_task(call_increment(port))
+    await asyncio.wait_for(sidecar.held.wait(), timeout=10)
+
+    await sidecar_reads_config(port)  # the sidecar restarted while the transaction was held
+    # The held transaction goes on now, unless it was aborted.
+    asyncio.get_running_loop().call_later(0.2, sidecar.release.set)
+    status, result = await asyncio.wait_for(answer, timeout=10)
+
+    assert status == 200
+    assert result["error"]["code"] == "unavailable", result
+    assert sidecar.stored("data") == {"count": 0}
+    status, result = await call_increment(port)
     assert status == 200, result
     assert sidecar.stored("data") == {"count": 1}
