@@ -22,6 +22,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from typing import Any
 
 from ._errors import ObjectUnavailableError
 
@@ -45,14 +46,12 @@ def sidecar_generation() -> int:
 class SidecarCall:
     """One call from the sidecar into an actor; `lost` once its connection has dropped."""
 
-    __slots__ = ("aborted", "generation", "lost", "sending")
+    __slots__ = ("aborted", "generation", "lost")
 
     def __init__(self) -> None:
         self.generation = _generation
         self.lost = False
         self.aborted = False
-        # The task sending this call's transaction, while it is on its way.
-        self.sending: asyncio.Task[object] | None = None
 
     def gone(self) -> bool:
         """The sidecar no longer waits for this call's answer (it dropped or restarted)."""
@@ -60,7 +59,8 @@ class SidecarCall:
 
 
 _current: ContextVar[SidecarCall | None] = ContextVar("resident_sidecar_call", default=None)
-_sending: set[SidecarCall] = set()
+# The calls whose transaction is on its way now, with the task sending it.
+_sending: dict[SidecarCall, asyncio.Task[Any]] = {}
 
 
 @contextmanager
@@ -74,22 +74,16 @@ def serving_sidecar_call() -> Iterator[SidecarCall]:
         _current.reset(token)
 
 
-def call_lost() -> bool:
-    """Whether the sidecar call the running code serves is gone; False outside any call."""
-    call = _current.get()
-    return call is not None and call.gone()
-
-
 def new_sidecar_generation() -> int:
     """A sidecar (re)started: every call served so far is lost, and each transaction one of
     them has on its way is aborted (cancelling its task closes the connection, so daprd drops
     the request it may be holding)."""
     global _generation
     _generation += 1
-    for call in list(_sending):
-        if call.sending is not None and not call.aborted:
+    for call, task in list(_sending.items()):
+        if not call.aborted:
             call.aborted = True
-            call.sending.cancel()
+            task.cancel()
     return _generation
 
 
@@ -97,22 +91,19 @@ async def send_transaction(save: Callable[[], Awaitable[None]]) -> None:
     """Send a turn's transaction for the sidecar call it serves: refused (nothing sent) when
     that call is gone, aborted when its sidecar restarts while it is on its way; both raise
     ObjectUnavailableError. Outside any call (in-process use) it is simply sent."""
-    call = _current.get()
-    if call is None:
+    call, task = _current.get(), asyncio.current_task()
+    if call is None or task is None:
         await save()
         return
     if call.gone():
         raise ObjectUnavailableError(LOST)
-    task = asyncio.current_task()
-    call.sending = task
-    _sending.add(call)
+    _sending[call] = task
     try:
         await save()
     except asyncio.CancelledError:
-        if not call.aborted or task is None:
+        if not call.aborted:
             raise
         task.uncancel()
         raise ObjectUnavailableError(ABORTED) from None
     finally:
-        call.sending = None
-        _sending.discard(call)
+        del _sending[call]
