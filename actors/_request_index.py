@@ -7,15 +7,16 @@ changed nothing) and an import keep records in a ring of numbered slots
 that one is dropped for it, or the lowest free one. The index is stored in two parts:
 
 - the base (`request-index`), every entry as of the last compaction, rewritten only then;
-- the tail (`Meta.requests_tail`), what was added since, oldest first, comma-separated: for a
-  record beside a lineage entry only that entry's seq (in hex: its record says the rest, and
-  is read back when an activation first needs the index), else the whole entry. Meta is
-  written by every turn, so the tail is kept short: a few characters a keyed command.
+- the tail (`Meta.requests_tail`), what was added since, oldest first, comma-separated: for
+  records beside lineage entries only those entries' seqs, in hex, a run of consecutive ones
+  as `<first>-<last>` (each record says the rest, and is read back when an activation first
+  needs the index), else the whole entry. Meta is written by every turn, so the tail is kept
+  short: keyed commands in a row only move the end of one run.
 
 Reading replays the tail over the base (an entry replaces an older one of its id or its slot)
 and keeps the newest `max_keys`, which is how the tail says that the oldest record was
 dropped for a new one. The object compacts, rewriting the base and emptying the tail, once
-the tail holds `TAIL_ENTRIES` items (or `TAIL_CHARS` characters), when a record must go
+the tail names `TAIL_ENTRIES` records (or holds `TAIL_CHARS` characters), when a record must go
 without a successor (expired, or beyond a bound), and at the first record after an activation
 read `RELOAD_COMPACTS` or more records back from lineage (so an object that takes few keyed
 commands per activation does not read many). An entry is `<record id: 16 hex><time: 11 hex
@@ -44,14 +45,14 @@ SEQ_LENGTH = 12
 ENTRY_LENGTH = RID_LENGTH + TIME_LENGTH + SIZE_LENGTH + SLOT_LENGTH + SEQ_LENGTH
 MAX_SIZE = 16**SIZE_LENGTH - 1  # a larger outcome is counted as this (the byte bound still holds)
 SLOTS = 16**SLOT_LENGTH  # the most records an object can be told to keep
-# Items kept in the tail before the base is rewritten (once per 65 records beside their
+# Records the tail names before the base is rewritten (once per 65 records beside their
 # entries: the base is 12 KB at 256 records), and the most characters it may take (32 whole
 # entries: slots' records, which evaluates and imports make, rewrite the base sooner).
 TAIL_ENTRIES = 64
 TAIL_CHARS = 32 * (ENTRY_LENGTH + 1)
 # Records read back from lineage by an activation from which its first record compacts.
 RELOAD_COMPACTS = 8
-SEQ_ITEM = 12  # the longest seq item in a tail (hex digits)
+SEQ_ITEM = 12  # the most hex digits of a seq in a tail
 
 
 def record_id(iss: str, sub: str, key: str) -> str:
@@ -137,23 +138,60 @@ class Placement(NamedTuple):
     tail: str
 
 
-def tail_items(tail: object) -> list[str]:
-    """The items of a stored tail: whole entries and lineage seqs (hex), oldest first; none
-    when it is not one this host writes."""
+Run = tuple[int, int]  # (first, last) lineage seqs of records beside consecutive entries
+
+
+def _seq(text: str) -> int:
+    """A seq of a tail item, or 0 when it is not one (no lineage entry has seq 0)."""
+    return int(text, 16) if 0 < len(text) <= SEQ_ITEM and "-" not in text else 0
+
+
+def _run(item: str) -> Run | None:
+    """The seqs a tail item names: `<seq>` or `<first>-<last>` (hex, first < last)."""
+    first, dash, last = item.partition("-")
+    start = _seq(first)
+    end = _seq(last) if dash else start
+    return (start, end) if 0 < start <= end and (start < end or not dash) else None
+
+
+def tail_items(tail: object) -> list[str | Run]:
+    """The items of a stored tail, oldest first: a whole entry's text, or the run of lineage
+    seqs whose entries hold records; none when it is not a tail this host writes (one that
+    names more than `TAIL_ENTRIES` records included: each costs an activation a read)."""
     if not isinstance(tail, str) or not tail or len(tail) > TAIL_CHARS:
         return []
-    items = tail.split(",", TAIL_ENTRIES)
-    if len(items) > TAIL_ENTRIES or not _is_hex(tail.replace(",", "")):
+    if not _is_hex(tail.replace(",", "").replace("-", "")):
         return []
-    for item in items:
-        if len(item) != ENTRY_LENGTH and not (0 < len(item) <= SEQ_ITEM and item.strip("0")):
+    items: list[str | Run] = []
+    named = 0
+    for item in tail.split(","):
+        if len(item) == ENTRY_LENGTH and "-" not in item:
+            items.append(item)
+            named += 1
+            continue
+        run = _run(item)
+        if run is None:
             return []
-    return items
+        items.append(run)
+        named += run[1] - run[0] + 1
+        if named > TAIL_ENTRIES:
+            return []
+    return items if named <= TAIL_ENTRIES else []
+
+
+def tail_records(items: list[str | Run]) -> int:
+    """How many records the items of a tail name."""
+    return sum(1 if isinstance(item, str) else item[1] - item[0] + 1 for item in items)
 
 
 def tail_seqs(tail: object) -> list[int]:
     """The lineage entries whose records a stored tail names by seq alone."""
-    return [int(item, 16) for item in tail_items(tail) if len(item) != ENTRY_LENGTH]
+    return [
+        seq
+        for item in tail_items(tail)
+        if not isinstance(item, str)
+        for seq in range(item[0], item[1] + 1)
+    ]
 
 
 @dataclass(slots=True)
@@ -164,7 +202,8 @@ class RequestIndex:
     _by_slot: dict[int, str] = field(default_factory=dict)
     total: int = 0  # bytes of the recorded outcomes
     tail: str = ""
-    tail_items: int = 0
+    tail_records: int = 0  # how many records the tail names
+    tail_run: Run | None = None  # the seqs the tail's last item names, if it names seqs
     compact_next: bool = False  # the next record rewrites the base (see RELOAD_COMPACTS)
 
     @classmethod
@@ -185,15 +224,16 @@ class RequestIndex:
             index._put(entry)
         items, beside, read_back = tail_items(tail), beside or {}, 0
         for item in items:
-            if len(item) == ENTRY_LENGTH:
+            if isinstance(item, str):
                 index._put(next(_entries(item, most=1)))
                 continue
-            read_back += 1
-            seq = int(item, 16)
-            if (found := beside.get(seq)) is not None:
-                index._put(Entry.make(found[0], found[1], 0, 0, seq))
+            for seq in range(item[0], item[1] + 1):
+                read_back += 1
+                if (found := beside.get(seq)) is not None:
+                    index._put(Entry.make(found[0], found[1], 0, 0, seq))
         if items:  # then `tail` is the text they came from
-            index.tail, index.tail_items = str(tail), len(items)
+            index.tail, index.tail_records = str(tail), tail_records(items)
+            index.tail_run = None if isinstance(items[-1], str) else items[-1]
         index.compact_next = read_back >= RELOAD_COMPACTS
         while len(index._by_rid) > min(max_keys, SLOTS):
             index._drop(next(iter(index._by_rid.values())))
@@ -271,15 +311,21 @@ class RequestIndex:
         by_rid[rid] = new
         self.total += new.size
         if (
-            self.tail_items < TAIL_ENTRIES
+            self.tail_records < TAIL_ENTRIES
             and len(self.tail) < TAIL_CHARS - ENTRY_LENGTH
             and len(by_rid) <= max_keys
             and self.total <= max_bytes
             and not self.compact_next
         ):
-            item = f"{seq:x}" if seq else new.text
-            self.tail = f"{self.tail},{item}" if self.tail else item
-            self.tail_items += 1
+            run, tail = self.tail_run, self.tail
+            if seq and run is not None and run[1] == seq - 1:  # the run goes on: its end moves
+                self.tail_run = (run[0], seq)
+                self.tail = f"{tail[: tail.rfind(',') + 1]}{run[0]:x}-{seq:x}"
+            else:
+                item = f"{seq:x}" if seq else new.text
+                self.tail_run = (seq, seq) if seq else None
+                self.tail = f"{tail},{item}" if tail else item
+            self.tail_records += 1
             return Placement(slot, seq, freed, None, self.tail)
         for entry in list(by_rid.values())[:-1]:
             if entry.at >= horizon and len(by_rid) <= max_keys and self.total <= max_bytes:
@@ -291,5 +337,5 @@ class RequestIndex:
 
     def compacted(self) -> str:
         """The whole index as a base (its tail emptied): what a rewritten base stores."""
-        self.tail, self.tail_items, self.compact_next = "", 0, False
+        self.tail, self.tail_records, self.tail_run, self.compact_next = "", 0, None, False
         return "".join([entry.text for entry in self._by_rid.values()])

@@ -18,9 +18,10 @@ records kept in slots, the oldest dropped first. They travel in export bundles
 A record rides in the stored value of the lineage entry its turn wrote, else (an `evaluate`
 that changed nothing, an import) in a ring of slots; an index (actors._request_index, kept
 parsed for the activation) says which record is where. So a keyed command reads nothing more
-than an unkeyed one and writes no more keys: its record (with its time) goes beside its entry,
-the index's tail in `meta` grows by that entry's seq, and the index's base is rewritten once
-per 65 records.
+than an unkeyed one and writes no more keys: its record (with its time, and only what the
+entry does not say: actors._request_records) goes beside its entry, the index's tail in `meta`
+names that entry's seq (consecutive ones as a run), and the index's base is rewritten once per
+65 records.
 """
 
 from __future__ import annotations

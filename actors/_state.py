@@ -23,6 +23,7 @@ from dapr.actor.runtime.state_manager import ActorStateManager
 from ._calls import send_transaction
 from ._errors import ObjectUnavailableError
 from ._request_index import SLOTS, Entry, Placement, RequestIndex, record_name, tail_seqs
+from ._request_records import beside_entry, in_full
 from ._serializer import EncodedJSON
 from ._turnlock import fenced
 
@@ -45,9 +46,12 @@ def _entry_of(value: dict[str, Any]) -> object:
     return value if "seq" in value else value.get("entry")
 
 
-def _record_of(value: object) -> object:
-    """The idempotency record a stored lineage value carries, if it is such a wrapper."""
-    return value.get("request") if isinstance(value, dict) and "seq" not in value else None
+def _record_beside(value: object) -> dict[str, Any] | None:
+    """The idempotency record a stored lineage value carries, if it is such a wrapper, in
+    full (actors._request_records)."""
+    if not isinstance(value, dict) or "seq" in value:
+        return None
+    return in_full(value.get("request"), value.get("entry"))
 
 
 def lineage_key(seq: int) -> str:
@@ -228,7 +232,7 @@ class ObjectStore:
         self._forget(keys)
         found = {}
         for seq, (_, value) in zip(seqs, values, strict=True):
-            named = record_name(_record_of(value))
+            named = record_name(_record_beside(value))
             if named is not None:
                 found[seq] = named
         return found
@@ -243,7 +247,7 @@ class ObjectStore:
         found, value = await self._state.try_get_state(key)
         self._forget([key])
         if entry.seq:
-            value = _record_of(value)
+            value = _record_beside(value)
         return dict(value) if found and isinstance(value, dict) else None
 
     async def stage_request_record(
@@ -255,7 +259,8 @@ class ObjectStore:
         read only on a retry: dropped from the SDK's cache after commit."""
         if placement.seq:
             entry = self._staged_entries[placement.seq]
-            wrapper = {"entry": entry, "request": record}
+            stored = beside_entry(record, entry) if isinstance(record, dict) else record
+            wrapper = {"entry": entry, "request": stored}
             await self._state.set_state(lineage_key(placement.seq), wrapper)
         else:
             await self._state.set_state(request_key(placement.slot), record)

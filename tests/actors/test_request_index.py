@@ -15,6 +15,7 @@ from actors._request_index import (
     Placement,
     RequestIndex,
     tail_items,
+    tail_records,
     tail_seqs,
 )
 
@@ -129,11 +130,26 @@ def test_malformed_state_reads_as_no_records() -> None:
         (good * (SLOTS + 1), ""),  # longer than any index this host writes
         ("", ",".join([good] * (TAIL_ENTRIES + 1))),
         ("", ",".join(["1"] * (TAIL_ENTRIES + 1))),
+        ("", f"1-{TAIL_ENTRIES + 1:x}"),  # a run names as many records as it spans
+        ("", f"{good},1-{TAIL_ENTRIES:x}"),
+        ("", "1-ffffffffffff"),
+        ("", "5-5"),  # a run of one is written as its seq
+        ("", "5-3"),
+        ("", "0-3"),
+        ("", "1-"),
+        ("", "-1"),
+        ("", "1-2-3"),
+        ("", "1--2"),
+        ("", "1,,2"),
+        ("", f"1-{'2' * 13}"),
+        ("", f"{good[:-3]}1-2"),  # an entry's length, but not an entry
     ]:
         assert len(RequestIndex.from_state(base, tail, max_keys=SLOTS)) == 0, (base, tail)
     assert len(RequestIndex.from_state("garbage", good, max_keys=SLOTS)) == 1  # a good tail
     # A seq whose lineage entry holds no well-formed record names none.
     assert len(RequestIndex.from_state("", f"{good},2a", max_keys=SLOTS, beside={})) == 1
+    beside = {seq: (rid(seq), seq) for seq in range(1, 9)}
+    assert len(RequestIndex.from_state("", f"{good},2-5,7", max_keys=SLOTS, beside=beside)) == 6
 
 
 def test_the_expired_and_the_oldest_beyond_the_bounds_go_at_compaction() -> None:
@@ -186,7 +202,7 @@ def test_the_stored_index_always_says_what_memory_does_within_its_bounds(
         assert len(entries) <= max_keys
         assert index.total == sum(e.size for e in entries)
         assert index.total <= 200 or len(entries) == 1
-        assert len(tail_items(index.tail)) == index.tail_items <= TAIL_ENTRIES
+        assert tail_records(tail_items(index.tail)) == index.tail_records <= TAIL_ENTRIES
         assert len(index.tail) <= TAIL_CHARS
         assert all(store.holds(e) for e in entries)  # every record where its entry says
         assert len(store.slots) <= max_keys  # storage is bounded too, stale records included
@@ -210,16 +226,18 @@ def test_a_host_that_lowers_its_bound_drops_the_oldest_and_frees_their_slots(
         assert store.reloaded(max_keys).entries() == entries
 
 
-def test_a_record_beside_its_entry_costs_the_tail_its_seq_and_is_read_back_from_it() -> None:
+def test_records_beside_their_entries_cost_the_tail_their_seqs_and_are_read_back() -> None:
     index, store = RequestIndex(), Store()
-    for n in range(1, 6):
-        placement = index.record(rid(n), n * 10, 0, 0, 100, 99, seq=0x100 + n)
+    for n, seq in enumerate([0x101, 0x102, 0x103, 0x104, 0x105, 0x107, 0x10A], 1):
+        placement = index.record(rid(n), n * 10, 0, 0, 100, 99, seq=seq)
         store.apply(placement, rid(n), at=n * 10)
-    assert store.tail == "101,102,103,104,105"
+    assert store.tail == "101-105,107,10a"  # consecutive entries: one run
     assert store.base is None
     assert store.reloaded().entries() == index.entries()
     del store.lineage[0x103]  # an entry that no longer holds its record names none
-    assert [e.rid for e in store.reloaded().entries()] == [rid(1), rid(2), rid(4), rid(5)]
+    assert [e.rid for e in store.reloaded().entries()] == [rid(n) for n in (1, 2, 4, 5, 6, 7)]
+    again = store.reloaded()  # an activation goes on with the tail's last item
+    assert again.record(rid(9), 90, 0, 0, 100, 99, seq=0x10B).tail == "101-105,107,10a-10b"
 
 
 def test_an_activation_that_read_many_records_back_compacts_at_its_first_record() -> None:
@@ -227,8 +245,9 @@ def test_an_activation_that_read_many_records_back_compacts_at_its_first_record(
     for n in range(1, RELOAD_COMPACTS + 1):
         store.apply(index.record(rid(n), n, 0, 0, 100, 99, seq=n), rid(n), at=n)
     assert store.base is None
+    assert store.tail == f"1-{RELOAD_COMPACTS:x}"
     fewer = RequestIndex.from_state(
-        None, ",".join(store.tail.split(",")[1:]), max_keys=100, beside=store.lineage
+        None, f"2-{RELOAD_COMPACTS:x}", max_keys=100, beside=store.lineage
     )
     assert fewer.record(rid(99), 99, 0, 0, 100, 99, seq=99).base is None  # read 7: kept on
     again = store.reloaded()

@@ -16,6 +16,7 @@ import pytest
 
 from actors import HostConfig, ResidentObject
 from actors._request_index import TAIL_ENTRIES
+from actors._request_records import in_full
 from policies import TrustStore, sign_policy, sign_token
 from tests.actors.fakes import InMemorySidecar, object_on
 from tests.actors.test_failed_turns import COUNTER, KEY, stored
@@ -230,7 +231,13 @@ async def test_a_keyed_command_writes_no_key_an_unkeyed_one_does_not() -> None:
         assert written - {"request-index"} == {"data", "meta", entry_key}
         beside = stored(sidecar, entry_key)
         assert set(beside) == {"entry", "request"}
-        assert beside["request"]["outcome"] == {k: v for k, v in result.items() if k != "replayed"}
+        # Only what the entry does not say: not the caller, nor the outcome's seq and lists.
+        assert set(beside["request"]) == {"key", "fingerprint", "at", "result", "applied"}
+        record = in_full(beside["request"], beside["entry"])
+        assert record is not None
+        assert record["outcome"] == {k: v for k, v in result.items() if k != "replayed"}
+        caller = ("https://issuer.example", "ops", f"k-{n}")
+        assert (record["iss"], record["sub"], record["key"]) == caller
     assert base_writes == 200 // (TAIL_ENTRIES + 1)
     assert record_keys(sidecar) == []
     page = await saved(await actor.lineage({"token": token(), "after": 190, "limit": 5}), actor)

@@ -1,0 +1,113 @@
+"""A record beside its lineage entry keeps only what the entry does not say; it reads back whole."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from actors._request_records import beside_entry, in_full
+
+ENTRY = {"seq": 7, "who": {"iss": "https://a.example", "sub": "ops"}, "denied": [], "errors": []}
+RECORD = {
+    "iss": "https://a.example",
+    "sub": "ops",
+    "key": "k-1",
+    "fingerprint": "f" * 64,
+    "outcome": {"result": {"n": 1}, "applied": True, "denied": [], "errors": [], "seq": 7},
+    "at": 1_796_000_000_000,
+}
+
+
+def test_a_commands_record_keeps_only_its_key_fingerprint_time_and_result() -> None:
+    stored = beside_entry(RECORD, ENTRY)
+    assert stored == {
+        "key": "k-1",
+        "fingerprint": "f" * 64,
+        "at": 1_796_000_000_000,
+        "result": {"n": 1},
+        "applied": True,
+    }
+    again = in_full(json.loads(json.dumps(stored)), ENTRY)
+    assert again == RECORD
+    assert again is not None
+    assert list(again["outcome"]) == list(RECORD["outcome"])  # the same body, in its order
+
+
+def test_what_the_entry_does_not_say_is_kept() -> None:
+    other_caller = {**RECORD, "sub": "someone-else"}
+    assert beside_entry(other_caller, ENTRY)["sub"] == "someone-else"
+    denied = {**RECORD, "outcome": {**RECORD["outcome"], "denied": [{"action": "x"}]}}
+    assert (
+        beside_entry(denied, {**ENTRY, "denied": [{"action": "x"}]})["outcome"]
+        == (denied["outcome"])
+    )
+    other_seq = {**RECORD, "outcome": {**RECORD["outcome"], "seq": 6}}
+    assert "outcome" in beside_entry(other_seq, ENTRY)
+    assert in_full(beside_entry(other_seq, ENTRY), ENTRY) == other_seq
+
+
+def test_a_record_written_in_full_reads_as_it_is_and_garbage_as_none() -> None:
+    full = {k: v for k, v in RECORD.items()}
+    assert in_full(full, ENTRY) == RECORD
+    assert in_full("garbage", ENTRY) is None
+    assert in_full({"key": "k"}, "garbage") is None
+    assert in_full({"key": "k"}, ENTRY) == {  # no outcome: nothing to replay
+        "iss": "https://a.example",
+        "sub": "ops",
+        "key": "k",
+        "fingerprint": None,
+        "outcome": None,
+        "at": None,
+    }
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner),
+    max_leaves=6,
+)
+OUTCOMES = st.one_of(
+    st.builds(
+        lambda result, applied, denied, errors, seq: {
+            "result": result,
+            "applied": applied,
+            "denied": denied,
+            "errors": errors,
+            "seq": seq,
+        },
+        JSON,
+        st.booleans(),
+        st.sampled_from([[], [{"a": 1}]]),
+        st.sampled_from([[], [{"e": "x"}]]),
+        st.sampled_from([7, 6, 7.0, True]),
+    ),
+    JSON,
+)
+
+
+@given(
+    OUTCOMES,
+    st.sampled_from(["https://a.example", "other", ""]),
+    st.sampled_from(["ops", "1", ""]),
+    st.one_of(
+        st.none(),
+        st.fixed_dictionaries({"iss": st.sampled_from(["https://a.example", None, 1])}),
+        st.fixed_dictionaries(
+            {"iss": st.sampled_from(["https://a.example", "other"]), "sub": st.just("ops")}
+        ),
+    ),
+    st.sampled_from([[], [{"a": 1}], None]),
+)
+def test_every_record_reads_back_exactly_as_it_was_recorded(
+    outcome: Any, iss: str, sub: str, who: Any, denied: Any
+) -> None:
+    entry: dict[str, Any] = {"seq": 7, "denied": denied, "errors": []}
+    if who is not None:
+        entry["who"] = who
+    record = {**RECORD, "iss": iss, "sub": sub, "outcome": outcome}
+    stored = json.loads(json.dumps(beside_entry(record, entry)))
+    again = in_full(stored, json.loads(json.dumps(entry)))
+    assert json.dumps(again) == json.dumps(record)  # same values, types and key order
