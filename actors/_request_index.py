@@ -35,7 +35,7 @@ import hashlib
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 RID_LENGTH = 16
 TIME_LENGTH = 11
@@ -85,6 +85,14 @@ def _is_hex(text: str) -> bool:
     return not raw.translate(None, b"0123456789abcdef")
 
 
+# %-formatting is twice as fast as the f-string (every keyed command formats one entry).
+ENTRY_FORMAT = "%s%011x%06x%03x%012x"
+SEQ_FORMAT, RUN_FORMAT = "%x", "%s%x-%x"  # a tail's seq; a tail up to its last run, and that run
+# A NamedTuple's own `__new__` is a Python function: `tuple.__new__` makes the same tuple
+# without that frame (every keyed command makes an entry and a placement).
+_new: Any = tuple.__new__
+
+
 class Entry(NamedTuple):
     rid: str
     at: int  # milliseconds since the epoch
@@ -96,7 +104,9 @@ class Entry(NamedTuple):
     @classmethod
     def make(cls, rid: str, at: int, size: int, slot: int, seq: int = 0) -> Entry:
         size = min(size, MAX_SIZE)
-        return cls(rid, at, size, slot, seq, f"{rid}{at:011x}{size:06x}{slot:03x}{seq:012x}")
+        text = ENTRY_FORMAT % (rid, at, size, slot, seq)
+        entry: Entry = _new(cls, (rid, at, size, slot, seq, text))
+        return entry
 
     @property
     def in_slot(self) -> bool:
@@ -307,7 +317,8 @@ class RequestIndex:
                 if slot in by_slot:
                     slot = next(s for s in range(SLOTS) if s not in by_slot)
             by_slot[slot] = rid
-        new = Entry.make(rid, at, size, slot, seq)
+        size = min(size, MAX_SIZE)
+        new = _new(Entry, (rid, at, size, slot, seq, ENTRY_FORMAT % (rid, at, size, slot, seq)))
         by_rid[rid] = new
         self.total += new.size
         if (
@@ -320,13 +331,14 @@ class RequestIndex:
             run, tail = self.tail_run, self.tail
             if seq and run is not None and run[1] == seq - 1:  # the run goes on: its end moves
                 self.tail_run = (run[0], seq)
-                self.tail = f"{tail[: tail.rfind(',') + 1]}{run[0]:x}-{seq:x}"
+                self.tail = RUN_FORMAT % (tail[: tail.rfind(",") + 1], run[0], seq)
             else:
-                item = f"{seq:x}" if seq else new.text
+                item = SEQ_FORMAT % seq if seq else new.text
                 self.tail_run = (seq, seq) if seq else None
                 self.tail = f"{tail},{item}" if tail else item
             self.tail_records += 1
-            return Placement(slot, seq, freed, None, self.tail)
+            placement: Placement = _new(Placement, (slot, seq, freed, None, self.tail))
+            return placement
         for entry in list(by_rid.values())[:-1]:
             if entry.at >= horizon and len(by_rid) <= max_keys and self.total <= max_bytes:
                 break
