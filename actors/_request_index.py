@@ -184,8 +184,6 @@ def tail_items(tail: object) -> list[str | Run]:
             return []
         items.append(run)
         named += run[1] - run[0] + 1
-        if named > TAIL_ENTRIES:
-            return []
     return items if named <= TAIL_ENTRIES else []
 
 
@@ -317,8 +315,7 @@ class RequestIndex:
                 if slot in by_slot:
                     slot = next(s for s in range(SLOTS) if s not in by_slot)
             by_slot[slot] = rid
-        size = min(size, MAX_SIZE)
-        new = _new(Entry, (rid, at, size, slot, seq, ENTRY_FORMAT % (rid, at, size, slot, seq)))
+        new = Entry.make(rid, at, size, slot, seq)
         by_rid[rid] = new
         self.total += new.size
         if (
