@@ -4,23 +4,29 @@ A record rides in the stored value of the lineage entry its turn wrote (`seq`), 
 a command's key adds no state operation. A turn that wrote no entry (an `evaluate` that
 changed nothing) and an import keep records in a ring of numbered slots
 (`request-slot-<n>`): a new one takes its own earlier slot, the slot of the oldest record when
-that one is dropped for it, or the lowest free one. The index is stored in two parts:
+that one is dropped for it, or the lowest free one. The index is stored in parts:
 
-- the base (`request-index`), every entry as of the last compaction, rewritten only then;
+- segments (`request-index-<n>`), each the entries added between two compactions, written
+  once and deleted when none of its entries is live any more; the header (`request-index`)
+  lists the live ones, oldest first (at most `MAX_SEGMENTS`);
 - the tail (`Meta.requests_tail`), what was added since, oldest first, comma-separated: for
   records beside lineage entries only those entries' seqs, in hex, a run of consecutive ones
   as `<first>-<last>` (each record says the rest, and is read back when an activation first
   needs the index), else the whole entry. Meta is written by every turn, so the tail is kept
   short: keyed commands in a row only move the end of one run.
 
-Reading replays the tail over the base (an entry replaces an older one of its id or its slot)
-and keeps the newest `max_keys`, which is how the tail says that the oldest record was
-dropped for a new one. The object compacts, rewriting the base and emptying the tail, once
-the tail names `TAIL_ENTRIES` records (or holds `TAIL_CHARS` characters), when a record must go
-without a successor (expired, or beyond a bound), and at the first record after an activation
-read `RELOAD_COMPACTS` or more records back from lineage (so an object that takes few keyed
-commands per activation does not read many). An entry is `<record id: 16 hex><time: 11 hex
-ms since epoch><outcome bytes: 6 hex><slot: 3 hex><lineage seq: 12 hex, 0 for a slot>`; every
+Reading replays the segments, then the tail (an entry replaces an older one of its id or its
+slot), and keeps the newest `max_keys`, which is how the stored parts say that the oldest
+record was dropped for a new one. The object compacts once the tail names `TAIL_ENTRIES`
+records (or holds `TAIL_CHARS` characters), and at the first record after an activation read
+`RELOAD_COMPACTS` or more records back from lineage (so an object that takes few keyed
+commands per activation does not read many). A compaction writes what the tail named as a
+new segment (about 3 KB), and the header: a full table of 256 records rewrote all 12 KB of a
+single index once per 65 records, a fifth of a keyed command's added cost. When a record must
+go without a successor (expired, or beyond a bound), the index was stored in an older format
+(one string at `request-index`), or `MAX_SEGMENTS` are live, it is written whole as one
+segment instead, and every other deleted. An entry is `<record id: 16 hex><time: 11 hex ms
+since epoch><outcome bytes: 6 hex><slot: 3 hex><lineage seq: 12 hex, 0 for a slot>`; every
 character counts, as the text is JSON-escaped three times on its way to the store. Anything
 malformed reads as no records (never an error): the store is only as trusted as the apps
 sharing the sidecar.
@@ -33,8 +39,9 @@ from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any, NamedTuple
 
 RID_LENGTH = 16
@@ -52,6 +59,9 @@ TAIL_ENTRIES = 64
 TAIL_CHARS = 32 * (ENTRY_LENGTH + 1)
 # Records read back from lineage by an activation from which its first record compacts.
 RELOAD_COMPACTS = 8
+# Live segments from which a compaction writes the index whole (an activation reads them all).
+MAX_SEGMENTS = 8
+SEGMENT_NUMBERS = 2**53  # segment numbers stay below this (exact in any JSON decoder)
 SEQ_ITEM = 12  # the most hex digits of a seq in a tail
 
 
@@ -136,15 +146,37 @@ def _entries(text: object, *, most: int) -> Iterator[Entry]:
         )
 
 
+def segment_numbers(header: object) -> list[int] | None:
+    """The segments a stored header lists, oldest first; None when it is not a header this
+    host writes (strictly increasing numbers, at most `MAX_SEGMENTS`)."""
+    if not isinstance(header, list) or len(header) > MAX_SEGMENTS:
+        return None
+    previous = -1
+    for number in header:
+        if type(number) is not int or not previous < number < SEGMENT_NUMBERS:
+            return None
+        previous = number
+    return header
+
+
+class Compaction(NamedTuple):
+    """What a compaction writes: the new segment (number, text), if it has entries; the new
+    header; the segments to delete."""
+
+    segment: tuple[int, str] | None
+    header: list[int]
+    dropped: list[int]
+
+
 class Placement(NamedTuple):
     """What recording one entry changes in the store: where its record goes (the lineage
     entry `seq`, else `slot`), the slots whose records are dropped without a successor, the
-    base when it is rewritten (None: kept) and the tail."""
+    compaction if there is one (None: the segments are kept) and the tail."""
 
     slot: int
     seq: int
     freed: list[int]
-    base: str | None
+    compaction: Compaction | None
     tail: str
 
 
@@ -204,15 +236,25 @@ def tail_seqs(tail: object) -> list[int]:
 
 @dataclass(slots=True)
 class RequestIndex:
-    """Which records exist, oldest first, and which slot each is in."""
+    """Which records exist, oldest first, which slot each is in, and which stored segment
+    holds its entry (none yet: the tail names it)."""
 
     _by_rid: OrderedDict[str, Entry] = field(default_factory=OrderedDict)
     _by_slot: dict[int, str] = field(default_factory=dict)
+    # Where the live entries are: segment by record id, live entries by segment, and how many
+    # are in none yet (the newest: the tail names them). Kept as entries come and go, so a
+    # compaction does not walk the index.
+    _segment_of: dict[str, int] = field(default_factory=dict)
+    _live: dict[int, int] = field(default_factory=dict)
+    _unsegmented: int = 0
+    segments: list[int] = field(default_factory=list)  # as the stored header lists them
+    next_segment: int = 0
+    legacy: bool = False  # read from an older format's single base: the next compaction is whole
     total: int = 0  # bytes of the recorded outcomes
     tail: str = ""
     tail_records: int = 0  # how many records the tail names
     tail_run: Run | None = None  # the seqs the tail's last item names, if it names seqs
-    compact_next: bool = False  # the next record rewrites the base (see RELOAD_COMPACTS)
+    compact_next: bool = False  # the next record compacts (see RELOAD_COMPACTS)
 
     @classmethod
     def from_state(
@@ -221,15 +263,27 @@ class RequestIndex:
         tail: object,
         *,
         max_keys: int,
+        segments: Sequence[tuple[int, object]] = (),
         beside: Mapping[int, tuple[str, int]] | None = None,
     ) -> RequestIndex:
-        """The index stored as `base` and `tail` (either may be absent or malformed), its
+        """The index stored as `segments` ((number, text) as the header lists them) and `tail`,
+        or in the older format as `base` and `tail` (any may be absent or malformed), its
         newest `max_keys` entries: a record appended to a full index dropped the oldest.
         `beside`: (record id, time) of the records the tail names by lineage seq, as read back
         from lineage; a seq missing from it names no record."""
         index = cls()
         for entry in _entries(base, most=SLOTS):
             index._put(entry)
+            index.legacy = True
+        stored = sum(len(text) for _, text in segments if isinstance(text, str))
+        if stored > 2 * SLOTS * ENTRY_LENGTH:  # more than compactions leave: not ours
+            segments = ()
+        for number, text in segments:
+            for entry in _entries(text, most=SLOTS):
+                index._put(entry, number)
+        if segments:
+            index.segments = [number for number, _ in segments]
+            index.next_segment = index.segments[-1] + 1
         items, beside, read_back = tail_items(tail), beside or {}, 0
         for item in items:
             if isinstance(item, str):
@@ -256,8 +310,9 @@ class RequestIndex:
     def find(self, rid: str) -> Entry | None:
         return self._by_rid.get(rid)
 
-    def _put(self, entry: Entry) -> None:
-        """Add `entry` last, replacing an entry of its id and the one in its slot."""
+    def _put(self, entry: Entry, segment: int | None = None) -> None:
+        """Add `entry` (stored in `segment`, if in one) last, replacing an entry of its id and
+        the one in its slot."""
         same_id = self._by_rid.get(entry.rid)
         if same_id is not None:
             self._drop(same_id)
@@ -268,12 +323,26 @@ class RequestIndex:
             self._by_slot[entry.slot] = entry.rid
         self._by_rid[entry.rid] = entry
         self.total += entry.size
+        if segment is None:
+            self._unsegmented += 1
+        else:
+            self._segment_of[entry.rid] = segment
+            self._live[segment] = self._live.get(segment, 0) + 1
 
     def _drop(self, entry: Entry) -> None:
         del self._by_rid[entry.rid]
         if entry.in_slot and self._by_slot.get(entry.slot) == entry.rid:
             del self._by_slot[entry.slot]
         self.total -= entry.size
+        self._left_segment(entry.rid)
+
+    def _left_segment(self, rid: str) -> None:
+        """Count out the entry of `rid`, which left the index."""
+        segment = self._segment_of.pop(rid, None)
+        if segment is None:
+            self._unsegmented -= 1
+        else:
+            self._live[segment] -= 1
 
     def record(
         self,
@@ -291,8 +360,8 @@ class RequestIndex:
         for it (the index holds `max_keys`), else the lowest free one. Usually only the tail
         grows; past a bound, or with a full tail, the index compacts: the expired (made
         before `horizon`) go, then the oldest beyond `max_keys` records or `max_bytes` of
-        slots' records (the newest always stays), and the base is rewritten. Written flat:
-        it runs in every keyed turn."""
+        slots' records (the newest always stays), and a segment is written (`compact`).
+        Written flat: it runs in every keyed turn."""
         by_rid, by_slot, max_keys = self._by_rid, self._by_slot, min(max_keys, SLOTS)
         old = by_rid.pop(rid, None)
         if old is None and len(by_rid) >= max_keys:
@@ -300,6 +369,7 @@ class RequestIndex:
         freed: list[int] = []
         slot = -1
         if old is not None:
+            self._left_segment(old.rid)
             self.total -= old.size
             if not old.seq and by_slot.get(old.slot) == old.rid:  # it was in a slot
                 del by_slot[old.slot]
@@ -318,6 +388,7 @@ class RequestIndex:
         new = Entry.make(rid, at, size, slot, seq)
         by_rid[rid] = new
         self.total += new.size
+        self._unsegmented += 1
         if (
             self.tail_records < TAIL_ENTRIES
             and len(self.tail) < TAIL_CHARS - ENTRY_LENGTH
@@ -336,15 +407,38 @@ class RequestIndex:
             self.tail_records += 1
             placement: Placement = _new(Placement, (slot, seq, freed, None, self.tail))
             return placement
+        dropped = False
         for entry in list(by_rid.values())[:-1]:
             if entry.at >= horizon and len(by_rid) <= max_keys and self.total <= max_bytes:
                 break
             self._drop(entry)
+            dropped = True
             if entry.in_slot:
                 freed.append(entry.slot)
-        return Placement(slot, seq, freed, self.compacted(), "")
+        return Placement(slot, seq, freed, self.compact(whole=dropped), "")
 
-    def compacted(self) -> str:
-        """The whole index as a base (its tail emptied): what a rewritten base stores."""
+    def compact(self, *, whole: bool = False) -> Compaction:
+        """Store what the tail named as a new segment, and delete the segments that hold no
+        live entry; or (`whole`: a record went without a successor, which the stored
+        segments cannot say) write every entry as one segment and delete all the others.
+        The tail is emptied."""
         self.tail, self.tail_records, self.tail_run, self.compact_next = "", 0, None, False
-        return "".join([entry.text for entry in self._by_rid.values()])
+        whole = whole or self.legacy or len(self.segments) >= MAX_SEGMENTS
+        if whole:
+            new = list(self._by_rid.values())
+            self._segment_of, self._live = {}, {}
+        else:  # the newest, which the tail named
+            new = list(islice(reversed(self._by_rid.values()), self._unsegmented))
+            new.reverse()
+        number, live = self.next_segment, self._live
+        if new:
+            self.next_segment += 1
+            self._segment_of.update(dict.fromkeys([entry.rid for entry in new], number))
+            live[number] = len(new)
+        self._unsegmented, self.legacy = 0, False
+        dropped = [n for n in self.segments if not live.get(n)]
+        for n in dropped:
+            live.pop(n, None)
+        self.segments = [n for n in self.segments if live.get(n)] + ([number] if new else [])
+        text = "".join([entry.text for entry in new])
+        return Compaction((number, text) if new else None, list(self.segments), dropped)

@@ -6,7 +6,8 @@ of the hosts that signed its entries: what replaying its history needs; written 
 install or import adds to it), one `lineage-<seq>` key per lineage entry, so that appending
 costs the same however long the history is, and the idempotency records: each in the stored
 value of the lineage entry its turn wrote (`{"entry", "request"}`), else in `request-slot-<n>`,
-and their index `request-index`, whose newest part rides in `meta` (actors._request_index).
+and their index: the segments `request-index-<n>`, listed by `request-index`, and the newest
+part, which rides in `meta` (actors._request_index).
 Everything a turn changes is staged, then saved in one Dapr state transaction by `commit()`.
 """
 
@@ -22,7 +23,16 @@ from dapr.actor.runtime.state_manager import ActorStateManager
 
 from ._calls import send_transaction
 from ._errors import ObjectUnavailableError
-from ._request_index import SLOTS, Entry, Placement, RequestIndex, record_name, tail_seqs
+from ._request_index import (
+    SLOTS,
+    Compaction,
+    Entry,
+    Placement,
+    RequestIndex,
+    record_name,
+    segment_numbers,
+    tail_seqs,
+)
 from ._request_records import beside_entry, in_full
 from ._serializer import EncodedJSON
 from ._turnlock import fenced
@@ -52,6 +62,11 @@ def _record_beside(value: object) -> dict[str, Any] | None:
     if not isinstance(value, dict) or "seq" in value:
         return None
     return in_full(value.get("request"), value.get("entry"))
+
+
+def segment_key(number: int) -> str:
+    """A segment of the idempotency records' index (actors._request_index)."""
+    return f"{REQUEST_INDEX_KEY}-{number}"
 
 
 def lineage_key(seq: int) -> str:
@@ -122,7 +137,7 @@ class ObjectStore:
         self._staged_entries: dict[int, dict[str, Any]] = {}
         # The meta value this turn staged (a fresh dict): a keyed turn sets its index tail in it.
         self._staged_meta: dict[str, Any] | None = None
-        # (stored base, stored tail, bound, parsed index) of the idempotency records.
+        # (stored header, stored tail, bound, parsed index) of the idempotency records.
         self._index_memo: tuple[object, str, int, RequestIndex] | None = None
 
     async def load(self) -> StoredObject | None:
@@ -209,18 +224,30 @@ class ObjectStore:
         return memo[3]
 
     async def request_index(self, *, max_keys: int) -> RequestIndex:
-        """The index of the remembered requests (actors._request_index): the stored base
-        followed by the tail kept in meta, its newest `max_keys`. Parsed once per stored value
-        and then changed in place by the turns that record (the SDK's cache hands back the
-        values they wrote)."""
-        _, base = await self._state.try_get_state(REQUEST_INDEX_KEY)
+        """The index of the remembered requests (actors._request_index): the segments the
+        stored header lists (or an older format's single base) followed by the tail kept in
+        meta, its newest `max_keys`. Parsed once per stored header and tail, then changed in
+        place by the turns that record (the SDK's cache hands back the values they wrote)."""
+        _, header = await self._state.try_get_state(REQUEST_INDEX_KEY)
         _, meta = await self._state.try_get_state(META_KEY)
         tail = meta.get("requests_tail", "") if isinstance(meta, dict) else ""
         memo = self._index_memo
-        if memo is None or memo[0] is not base or memo[1] != tail or memo[2] != max_keys:
-            beside = await self._records_beside(tail_seqs(tail))
-            index = RequestIndex.from_state(base, tail, max_keys=max_keys, beside=beside)
-            memo = self._index_memo = (base, tail, max_keys, index)
+        if memo is None or memo[0] is not header or memo[1] != tail or memo[2] != max_keys:
+            numbers = segment_numbers(header) or []
+            keys = [segment_key(number) for number in numbers]
+            texts, beside = await asyncio.gather(
+                asyncio.gather(*(self._state.try_get_state(key) for key in keys)),
+                self._records_beside(tail_seqs(tail)),
+            )
+            self._forget(keys)  # parsed once an activation: kept only as the parsed index
+            index = RequestIndex.from_state(
+                None if numbers else header,
+                tail,
+                max_keys=max_keys,
+                segments=[(n, text) for n, (_, text) in zip(numbers, texts, strict=True)],
+                beside=beside,
+            )
+            memo = self._index_memo = (header, tail, max_keys, index)
         return memo[3]
 
     async def _records_beside(self, seqs: list[int]) -> dict[int, tuple[str, int]]:
@@ -255,8 +282,8 @@ class ObjectStore:
     ) -> None:
         """Stage one record where `placement` puts it (the index already holds it): beside
         the lineage entry this turn staged, else in its slot; the records it frees, the
-        rewritten base if any, and the tail in `meta`. A slot's record is written once and
-        read only on a retry: dropped from the SDK's cache after commit."""
+        compaction if any, and the tail in `meta`. A slot's record is written once and read
+        only on a retry: dropped from the SDK's cache after commit."""
         if placement.seq:
             entry = self._staged_entries[placement.seq]
             stored = beside_entry(record, entry) if isinstance(record, dict) else record
@@ -272,12 +299,28 @@ class ObjectStore:
             self._staged_meta["requests_tail"] = placement.tail
         else:
             await self._state.set_state(META_KEY, meta.to_json())
-        if placement.base is not None:
-            await self._state.set_state(REQUEST_INDEX_KEY, placement.base)
+        header: object = None
+        if placement.compaction is not None:
+            header = await self._stage_compaction(placement.compaction)
         if self._index_memo is not None:  # the index itself was changed in place
-            base, _, bound, index = self._index_memo
-            base = base if placement.base is None else placement.base
-            self._index_memo = (base, placement.tail, bound, index)
+            kept, _, bound, index = self._index_memo
+            kept = kept if placement.compaction is None else header
+            self._index_memo = (kept, placement.tail, bound, index)
+
+    async def _stage_compaction(self, compaction: Compaction) -> list[int]:
+        """Stage a compaction's new segment (written once, read by the next activation:
+        dropped from the SDK's cache after commit), its header and its deletions; the staged
+        header (the object the SDK's cache will hand back)."""
+        if compaction.segment is not None:
+            number, text = compaction.segment
+            await self._state.set_state(segment_key(number), text)
+            self._written_entries.append(segment_key(number))
+        for number in compaction.dropped:
+            await self._state.set_state(segment_key(number), None)
+            await self._state.try_remove_state(segment_key(number))
+        header = compaction.header
+        await self._state.set_state(REQUEST_INDEX_KEY, header)
+        return header
 
     async def replace_request_records(
         self, index: RequestIndex, records: dict[int, dict[str, Any]], meta: Meta
@@ -290,8 +333,8 @@ class ObjectStore:
         for slot, record in records.items():
             await self._state.set_state(request_key(slot), record)
             self._written_entries.append(request_key(slot))
-        base = index.compacted()
-        await self._state.set_state(REQUEST_INDEX_KEY, base)
+        index.segments, index.next_segment = list(previous.segments), previous.next_segment
+        await self._stage_compaction(index.compact(whole=True))
         meta.requests_tail = ""
         self._index_memo = None  # the tail reaches the store with `meta`, staged later
 

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
-from hypothesis import given
+from random import Random
+
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from actors._request_index import (
     ENTRY_LENGTH,
+    MAX_SEGMENTS,
     RELOAD_COMPACTS,
     SLOTS,
     TAIL_CHARS,
     TAIL_ENTRIES,
+    Compaction,
     Entry,
     Placement,
     RequestIndex,
+    segment_numbers,
     tail_items,
     tail_records,
     tail_seqs,
@@ -25,14 +30,18 @@ def rid(n: int) -> str:
 
 
 class Store:
-    """What the object's state holds after each placement: the base, the tail, the record
-    in each slot (by record id) and beside each lineage entry (record id and time)."""
+    """What the object's state holds after each placement: the header and the segments it
+    lists (or an older format's base), the tail, the record in each slot (by record id) and
+    beside each lineage entry (record id and time)."""
 
     def __init__(self) -> None:
         self.base: str | None = None
+        self.header: list[int] | None = None
+        self.segments: dict[int, str] = {}
         self.tail = ""
         self.slots: dict[int, str] = {}
         self.lineage: dict[int, tuple[str, int]] = {}
+        self.compactions = 0
 
     def apply(self, placement: Placement, record_of: str, at: int = 0) -> None:
         if placement.seq:
@@ -41,9 +50,20 @@ class Store:
             del self.slots[slot]
         if not placement.seq:
             self.slots[placement.slot] = record_of
-        if placement.base is not None:
-            self.base = placement.base
+        if placement.compaction is not None:
+            self.compact(placement.compaction)
         self.tail = placement.tail
+
+    def compact(self, compaction: Compaction) -> None:
+        self.compactions += 1
+        if compaction.segment is not None:
+            number, text = compaction.segment
+            assert number not in self.segments  # a segment is written once
+            self.segments[number] = text
+        for number in compaction.dropped:
+            del self.segments[number]
+        self.base, self.header = None, compaction.header  # the header takes the base's key
+        assert set(self.header) == set(self.segments)  # none listed missing, none left over
 
     def holds(self, entry: Entry) -> bool:
         """Whether the record `entry` indexes is where it says."""
@@ -55,7 +75,10 @@ class Store:
         """The index as an activation reads it: the base, the tail, and the records the tail
         names by seq, read back from beside their lineage entries."""
         beside = {seq: self.lineage[seq] for seq in tail_seqs(self.tail) if seq in self.lineage}
-        return RequestIndex.from_state(self.base, self.tail, max_keys=max_keys, beside=beside)
+        segments = [(n, self.segments[n]) for n in self.header or []]
+        return RequestIndex.from_state(
+            self.base, self.tail, max_keys=max_keys, segments=segments, beside=beside
+        )
 
 
 def recorded(
@@ -73,7 +96,7 @@ def recorded(
 def test_an_index_reloads_from_its_base_and_tail_and_finds_its_entries() -> None:
     whole = TAIL_CHARS // (ENTRY_LENGTH + 1)  # slots' records: whole entries in the tail
     index, store = recorded(*((n, 10 * n, 5) for n in range(whole + 5)))
-    assert store.base is not None
+    assert store.header is not None
     assert len(tail_items(store.tail)) == 4
     again = store.reloaded()
     assert again.entries() == index.entries()
@@ -86,7 +109,7 @@ def test_a_full_index_overwrites_the_oldest_records_slot() -> None:
     index, store = recorded((1, 10, 5), (2, 20, 5), (3, 30, 5), max_keys=2)
     assert [(e.rid, e.slot) for e in index.entries()] == [(rid(2), 1), (rid(3), 0)]
     assert store.slots == {0: rid(3), 1: rid(2)}
-    assert store.base is None  # no compaction was needed: the tail says it all
+    assert store.header is None  # no compaction was needed: the tail says it all
     assert store.reloaded().entries() == index.entries()
 
 
@@ -99,7 +122,7 @@ def test_a_record_beside_its_lineage_entry_takes_no_slot_and_frees_the_oldest_on
     assert placement.freed == [0]  # the oldest's slot: nothing will read it again
     assert [(e.rid, e.seq, e.size) for e in index.entries()] == [(rid(2), 0, 5), (rid(3), 7, 0)]
     assert store.slots == {1: rid(2)}
-    assert store.base is None  # the tail says it all: reading keeps the newest two
+    assert store.header is None  # the tail says it all: reading keeps the newest two
     assert store.reloaded(max_keys=2).entries() == index.entries()
     placement = index.record(rid(4), at=40, size=5, horizon=0, max_keys=2, max_bytes=99)
     store.apply(placement, rid(4))
@@ -157,7 +180,7 @@ def test_the_expired_and_the_oldest_beyond_the_bounds_go_at_compaction() -> None
     placement = index.record(rid(4), at=40, size=5, horizon=15, max_keys=2, max_bytes=100)
     assert [e.rid for e in index.entries()] == [rid(3), rid(4)]
     assert placement.freed == [1]
-    assert placement.base is not None
+    assert placement.compaction is not None
     assert placement.tail == ""
     placement = index.record(rid(5), at=50, size=8, horizon=0, max_keys=9, max_bytes=14)
     assert placement.freed == [2]
@@ -232,7 +255,7 @@ def test_records_beside_their_entries_cost_the_tail_their_seqs_and_are_read_back
         placement = index.record(rid(n), n * 10, 0, 0, 100, 99, seq=seq)
         store.apply(placement, rid(n), at=n * 10)
     assert store.tail == "101-105,107,10a"  # consecutive entries: one run
-    assert store.base is None
+    assert store.header is None
     assert store.reloaded().entries() == index.entries()
     del store.lineage[0x103]  # an entry that no longer holds its record names none
     assert [e.rid for e in store.reloaded().entries()] == [rid(n) for n in (1, 2, 4, 5, 6, 7)]
@@ -244,16 +267,108 @@ def test_an_activation_that_read_many_records_back_compacts_at_its_first_record(
     index, store = RequestIndex(), Store()
     for n in range(1, RELOAD_COMPACTS + 1):
         store.apply(index.record(rid(n), n, 0, 0, 100, 99, seq=n), rid(n), at=n)
-    assert store.base is None
+    assert store.header is None
     assert store.tail == f"1-{RELOAD_COMPACTS:x}"
     fewer = RequestIndex.from_state(
         None, f"2-{RELOAD_COMPACTS:x}", max_keys=100, beside=store.lineage
     )
-    assert fewer.record(rid(99), 99, 0, 0, 100, 99, seq=99).base is None  # read 7: kept on
+    assert fewer.record(rid(99), 99, 0, 0, 100, 99, seq=99).compaction is None  # read 7: on
     again = store.reloaded()
     placement = again.record(rid(99), 99, 0, 0, 100, 99, seq=99)
-    assert placement.base is not None
+    assert placement.compaction is not None
     assert placement.tail == ""  # the next activation reads none back
     store.apply(placement, rid(99), at=99)
     assert store.reloaded().entries() == again.entries()
     assert len(again) == RELOAD_COMPACTS + 1
+
+
+def test_a_full_table_compacts_into_small_segments_and_deletes_the_dead_ones() -> None:
+    """256 records beside their entries, then as many again: each compaction writes only
+    what the tail named, and a segment goes once all its records were dropped for newer."""
+    index, store = RequestIndex(), Store()
+    written: list[int] = []
+    for n in range(1, 1025):
+        placement = index.record(rid(n), n, 0, 0, 256, 99, seq=n)
+        store.apply(placement, rid(n), at=n)
+        if placement.compaction is not None and placement.compaction.segment is not None:
+            written.append(len(placement.compaction.segment[1]) // ENTRY_LENGTH)
+            assert placement.compaction.header == sorted(store.segments)
+    assert written == [TAIL_ENTRIES + 1] * len(written)  # never the whole table
+    assert len(written) == 1024 // (TAIL_ENTRIES + 1)
+    assert len(store.header or []) <= 256 // (TAIL_ENTRIES + 1) + 1
+    assert store.reloaded(256).entries() == index.entries()
+    assert [e.rid for e in index.entries()] == [rid(n) for n in range(769, 1025)]
+
+
+def test_an_index_in_the_older_single_base_reads_and_is_then_written_whole() -> None:
+    old = "".join(Entry.make(rid(n), n, 0, 0, n).text for n in range(1, 11))
+    index = RequestIndex.from_state(old, "b-c", max_keys=100, beside={11: (rid(11), 11)})
+    assert [e.rid for e in index.entries()] == [rid(n) for n in range(1, 12)]
+    compaction = index.compact()
+    assert compaction.segment is not None
+    assert compaction.segment[1] == old + Entry.make(rid(11), 11, 0, 0, 11).text
+    assert compaction.header == [compaction.segment[0]]
+    again = RequestIndex.from_state(None, "", max_keys=100, segments=[compaction.segment])
+    assert again.entries() == index.entries()
+
+
+def test_more_than_max_segments_live_are_written_whole() -> None:
+    index, store = RequestIndex(), Store()
+    most = 0
+    for n in range(1, 40 * (TAIL_ENTRIES + 1)):
+        store.apply(index.record(rid(n), n, 0, 0, 4000, 99, seq=n), rid(n), at=n)
+        most = max(most, len(store.header or []))
+    assert most == MAX_SEGMENTS
+    assert store.reloaded(4000).entries() == index.entries()
+
+
+def test_a_malformed_header_or_segments_read_as_no_records() -> None:
+    text = Entry.make(rid(1), 10, 0, 0, 1).text
+    good = RequestIndex.from_state(None, "", max_keys=SLOTS, segments=[(3, text)])
+    assert len(good) == 1
+    assert good.compact().header == [3]  # nothing new: the header is written again as it was
+    for segments in [
+        [(3, text[:-1])],
+        [(3, text.upper())],
+        [(3, 7)],
+        [(3, text * (SLOTS + 1))],  # longer than any segment this host writes
+        [(n, text * SLOTS) for n in range(3)],  # longer than compactions leave, together
+    ]:
+        assert len(RequestIndex.from_state(None, "", max_keys=SLOTS, segments=segments)) == 0
+    assert segment_numbers([1, 5, 9]) == [1, 5, 9]
+    for header in [
+        "1,2",
+        {"a": 1},
+        [1, 1],
+        [2, 1],
+        [-1],
+        [True],
+        [1.0],
+        ["1"],
+        [2**53],
+        list(range(MAX_SEGMENTS + 1)),
+    ]:
+        assert segment_numbers(header) is None, header
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.randoms(use_true_random=False), st.integers(1, 300), st.integers(2, 60))
+def test_a_long_history_always_reloads_as_memory_holds_it(
+    random: Random, max_keys: int, names: int
+) -> None:
+    """Hundreds of records, names reused (a record recorded again), beside entries or in
+    slots, reactivations now and then: what is stored always reads back as memory, in at most
+    `MAX_SEGMENTS` segments and little more than the live entries."""
+    index, store = RequestIndex(), Store()
+    for at in range(1, 700):
+        if random.random() < 0.02:
+            index = store.reloaded(max_keys)
+        n = random.randrange(names * 10)
+        seq = at if random.random() < 0.9 else 0
+        placement = index.record(rid(n), at, 1, 0, max_keys, 10**6, seq=seq)
+        store.apply(placement, rid(n), at=at)
+        assert len(store.header or []) <= MAX_SEGMENTS
+        stored = sum(len(text) for text in store.segments.values()) // ENTRY_LENGTH
+        assert stored <= len(index) + MAX_SEGMENTS * (TAIL_ENTRIES + 1)
+    assert store.reloaded(max_keys).entries() == index.entries()
+    assert all(store.holds(e) for e in index.entries())

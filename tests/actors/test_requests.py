@@ -213,9 +213,10 @@ async def test_params_that_are_not_plain_json_are_a_clear_refusal() -> None:
 
 async def test_a_keyed_command_writes_no_key_an_unkeyed_one_does_not() -> None:
     """A keyed command's record rides in the stored value of its lineage entry and the index's
-    tail in meta; the index's base is rewritten once per `TAIL_ENTRIES + 1` records. Nothing
-    is deleted, lineage reads return the plain entries, and a new activation remembers the
-    newest `max_keys` keys."""
+    tail in meta; once per `TAIL_ENTRIES + 1` records, the index is compacted: a segment of
+    those records is written, and the segments whose records were all dropped deleted. Nothing
+    else is deleted, lineage reads return the plain entries, and a new activation remembers
+    the newest `max_keys` keys."""
     clock = FakeClock()
     sidecar, actor = await installed(clock=clock, idempotency_max_keys=64)
     prefix = "ResidentObject||counter-1||"
@@ -225,10 +226,16 @@ async def test_a_keyed_command_writes_no_key_an_unkeyed_one_does_not() -> None:
         before = dict(sidecar.state)
         result = await command(actor, f"k-{n}")
         written = {k.removeprefix(prefix) for k, v in sidecar.state.items() if before.get(k) != v}
-        assert set(before) <= set(sidecar.state)  # nothing deleted
+        deleted = {k.removeprefix(prefix) for k in set(before) - set(sidecar.state)}
         entry_key = f"lineage-{result['seq']:010d}"
-        base_writes += "request-index" in written
-        assert written - {"request-index"} == {"data", "meta", entry_key}
+        compacted = "request-index" in written
+        base_writes += compacted
+        segments = {k for k in written if k.startswith("request-index-")}
+        assert written - {"request-index"} - segments == {"data", "meta", entry_key}
+        assert len(segments) == compacted  # the records since the last compaction
+        assert {k.rpartition("-")[0] for k in deleted} <= (
+            {"request-index"} if compacted else set()
+        )
         beside = stored(sidecar, entry_key)
         assert set(beside) == {"entry", "request"}
         # Only what the entry does not say: not the caller, nor the outcome's seq and lists.
@@ -239,6 +246,7 @@ async def test_a_keyed_command_writes_no_key_an_unkeyed_one_does_not() -> None:
         caller = ("https://issuer.example", "ops", f"k-{n}")
         assert (record["iss"], record["sub"], record["key"]) == caller
     assert base_writes == 200 // (TAIL_ENTRIES + 1)
+    assert [k for k in sidecar.state if "request-index-" in k] == [f"{prefix}request-index-2"]
     assert record_keys(sidecar) == []
     page = await saved(await actor.lineage({"token": token(), "after": 190, "limit": 5}), actor)
     assert [e["seq"] for e in page["entries"]] == [191, 192, 193, 194, 195]
