@@ -5,11 +5,13 @@ A record is `{iss, sub, key, fingerprint, outcome, at}` (actors._requests). Besi
 (`{"entry", "request"}`, actors._state) the caller is left out when it is the entry's `who`,
 and a command's outcome (`{result, applied, denied, errors, seq}`) keeps only `result` and
 `applied` when its refusals and errors are none, as the entry's are, and its seq is the
-entry's. What is left out is taken back from the entry when the record is read, so a replay
-answers exactly what the first call did. Every byte counts: a keyed command's record is
-JSON-escaped three times on its way to the store, and was a third of its entry's size in full.
-A record in full (one written before, or whose outcome or caller the entry does not say) is
-read as it is.
+entry's. When both are left out, as for every command applied for its caller, the record is
+the list `[key, fingerprint, at, result, applied]` (no field names: 40 bytes less); else a
+dict of the fields kept. What is left out is taken back from the entry when the record is
+read, so a replay answers exactly what the first call did. Every byte counts: a keyed
+command's record is JSON-escaped three times on its way to the store, and was a third of its
+entry's size in full. A record in full (one written before, or whose outcome or caller the
+entry does not say) is read as it is.
 """
 
 from __future__ import annotations
@@ -33,15 +35,24 @@ def _says_outcome(outcome: object, entry: Mapping[str, Any]) -> bool:
     )
 
 
-def beside_entry(record: Mapping[str, Any], entry: Mapping[str, Any]) -> dict[str, Any]:
+def beside_entry(record: Mapping[str, Any], entry: Mapping[str, Any]) -> dict[str, Any] | list[Any]:
     """The stored form of `record` beside `entry`: what the entry does not say."""
+    who, outcome = entry.get("who"), record["outcome"]
+    if (
+        type(who) is dict
+        and type(iss := who.get("iss")) is str
+        and iss == record["iss"]
+        and type(sub := who.get("sub")) is str
+        and sub == record["sub"]
+        and _says_outcome(outcome, entry)
+    ):
+        key, fingerprint, at = record["key"], record["fingerprint"], record["at"]
+        return [key, fingerprint, at, outcome["result"], outcome["applied"]]
     stored = {"key": record["key"], "fingerprint": record["fingerprint"], "at": record["at"]}
-    who = entry.get("who")
     for party in ("iss", "sub"):
         said = who.get(party) if isinstance(who, dict) else None
         if type(said) is not str or said != record[party]:
             stored[party] = record[party]
-    outcome = record["outcome"]
     if _says_outcome(outcome, entry):
         stored["result"], stored["applied"] = outcome["result"], outcome["applied"]
     else:
@@ -52,10 +63,14 @@ def beside_entry(record: Mapping[str, Any], entry: Mapping[str, Any]) -> dict[st
 def in_full(stored: object, entry: object) -> dict[str, Any] | None:
     """The record a stored value beside `entry` holds, with what it left out taken back from
     the entry; None when there is none."""
-    if not isinstance(stored, dict) or not isinstance(entry, dict):
+    if not isinstance(entry, dict):
         return None
     who = entry.get("who")
     who = who if isinstance(who, dict) else {}
+    if isinstance(stored, list):
+        return _from_list(stored, entry, who)
+    if not isinstance(stored, dict):
+        return None
     outcome: object = None
     if "outcome" in stored:
         outcome = stored["outcome"]
@@ -74,4 +89,29 @@ def in_full(stored: object, entry: object) -> dict[str, Any] | None:
         "fingerprint": stored.get("fingerprint"),
         "outcome": outcome,
         "at": stored.get("at"),
+    }
+
+
+def _from_list(
+    stored: list[Any], entry: dict[str, Any], who: dict[str, Any]
+) -> dict[str, Any] | None:
+    """The record stored as `[key, fingerprint, at, result, applied]`: the caller and the
+    rest of the outcome are the entry's."""
+    if len(stored) != 5:
+        return None
+    key, fingerprint, at, result, applied = stored
+    outcome = {
+        "result": result,
+        "applied": applied,
+        "denied": entry.get("denied"),
+        "errors": entry.get("errors"),
+        "seq": entry.get("seq"),
+    }
+    return {
+        "iss": who.get("iss"),
+        "sub": who.get("sub"),
+        "key": key,
+        "fingerprint": fingerprint,
+        "outcome": outcome,
+        "at": at,
     }

@@ -23,13 +23,7 @@ RECORD = {
 
 def test_a_commands_record_keeps_only_its_key_fingerprint_time_and_result() -> None:
     stored = beside_entry(RECORD, ENTRY)
-    assert stored == {
-        "key": "k-1",
-        "fingerprint": "f" * 64,
-        "at": 1_796_000_000_000,
-        "result": {"n": 1},
-        "applied": True,
-    }
+    assert stored == ["k-1", "f" * 64, 1_796_000_000_000, {"n": 1}, True]
     again = in_full(json.loads(json.dumps(stored)), ENTRY)
     assert again == RECORD
     assert again is not None
@@ -38,7 +32,14 @@ def test_a_commands_record_keeps_only_its_key_fingerprint_time_and_result() -> N
 
 def test_what_the_entry_does_not_say_is_kept() -> None:
     other_caller = {**RECORD, "sub": "someone-else"}
-    assert beside_entry(other_caller, ENTRY)["sub"] == "someone-else"
+    assert beside_entry(other_caller, ENTRY) == {
+        "key": "k-1",
+        "fingerprint": "f" * 64,
+        "at": 1_796_000_000_000,
+        "sub": "someone-else",
+        "result": {"n": 1},
+        "applied": True,
+    }
     denied = {**RECORD, "outcome": {**RECORD["outcome"], "denied": [{"action": "x"}]}}
     assert (
         beside_entry(denied, {**ENTRY, "denied": [{"action": "x"}]})["outcome"]
@@ -53,6 +54,7 @@ def test_a_record_written_in_full_reads_as_it_is_and_garbage_as_none() -> None:
     full = {k: v for k, v in RECORD.items()}
     assert in_full(full, ENTRY) == RECORD
     assert in_full("garbage", ENTRY) is None
+    assert in_full(["k", "f" * 64, 1], ENTRY) is None  # not a record's five fields
     assert in_full({"key": "k"}, "garbage") is None
     assert in_full({"key": "k"}, ENTRY) == {  # no outcome: nothing to replay
         "iss": "https://a.example",

@@ -17,6 +17,7 @@ import pytest
 from actors import HostConfig, ResidentObject
 from actors._request_index import TAIL_ENTRIES
 from actors._request_records import in_full
+from actors._requests import millis
 from policies import TrustStore, sign_policy, sign_token
 from tests.actors.fakes import InMemorySidecar, object_on
 from tests.actors.test_failed_turns import COUNTER, KEY, stored
@@ -239,7 +240,9 @@ async def test_a_keyed_command_writes_no_key_an_unkeyed_one_does_not() -> None:
         beside = stored(sidecar, entry_key)
         assert set(beside) == {"entry", "request"}
         # Only what the entry does not say: not the caller, nor the outcome's seq and lists.
-        assert set(beside["request"]) == {"key", "fingerprint", "at", "result", "applied"}
+        key, fingerprint, at, result_value, applied = beside["request"]
+        assert (key, at, result_value, applied) == (f"k-{n}", millis(clock.moment), None, True)
+        assert len(fingerprint) == 64
         record = in_full(beside["request"], beside["entry"])
         assert record is not None
         assert record["outcome"] == {k: v for k, v in result.items() if k != "replayed"}
