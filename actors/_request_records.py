@@ -2,7 +2,7 @@
 entry does not already say.
 
 A record is `{iss, sub, key, fingerprint, outcome, at}` (actors._requests). Beside its entry
-(`{"entry", "request"}`, actors._state) the caller is left out when it is the entry's `who`,
+(`[entry, record]`, actors._state) the caller is left out when it is the entry's `who`,
 and a command's outcome (`{result, applied, denied, errors, seq}`) keeps only `result` and
 `applied` when its refusals and errors are none, as the entry's are, and its seq is the
 entry's. When both are left out, as for every command applied for its caller, the record is

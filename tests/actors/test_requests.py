@@ -238,12 +238,12 @@ async def test_a_keyed_command_writes_no_key_an_unkeyed_one_does_not() -> None:
             {"request-index"} if compacted else set()
         )
         beside = stored(sidecar, entry_key)
-        assert set(beside) == {"entry", "request"}
+        assert len(beside) == 2  # [entry, record]
         # Only what the entry does not say: not the caller, nor the outcome's seq and lists.
-        key, fingerprint, at, result_value, applied = beside["request"]
+        key, fingerprint, at, result_value, applied = beside[1]
         assert (key, at, result_value, applied) == (f"k-{n}", millis(clock.moment), None, True)
         assert len(fingerprint) == 64
-        record = in_full(beside["request"], beside["entry"])
+        record = in_full(beside[1], beside[0])
         assert record is not None
         assert record["outcome"] == {k: v for k, v in result.items() if k != "replayed"}
         caller = ("https://issuer.example", "ops", f"k-{n}")
@@ -253,13 +253,28 @@ async def test_a_keyed_command_writes_no_key_an_unkeyed_one_does_not() -> None:
     assert record_keys(sidecar) == []
     page = await saved(await actor.lineage({"token": token(), "after": 190, "limit": 5}), actor)
     assert [e["seq"] for e in page["entries"]] == [191, 192, 193, 194, 195]
-    assert all(e == stored(sidecar, f"lineage-{e['seq']:010d}")["entry"] for e in page["entries"])
+    assert all(e == stored(sidecar, f"lineage-{e['seq']:010d}")[0] for e in page["entries"])
     verified = await saved(await actor.verify_lineage({"token": token()}), actor)
     assert verified["ok"] is True, verified
     fresh = activation(sidecar, clock=clock, idempotency_max_keys=64)
     for n in range(200 - 64, 200):  # the newest are all remembered, from a new activation
         assert (await command(fresh, f"k-{n}"))["replayed"] is True, n
     assert "replayed" not in await command(fresh, f"k-{200 - 65}")
+
+
+async def test_a_record_in_the_wrapper_written_before_still_answers_a_retry() -> None:
+    """Lineage values written as `{"entry", "request"}` (before `[entry, record]`) still hold
+    their record, and lineage reads still unwrap them."""
+    sidecar, actor = await installed()
+    first = await command(actor, "w-1")
+    key = f"ResidentObject||counter-1||lineage-{first['seq']:010d}"
+    entry, record = json.loads(sidecar.state[key])
+    sidecar.state[key] = json.dumps({"entry": entry, "request": record}).encode()
+    fresh = activation(sidecar)
+    again = await command(fresh, "w-1")
+    assert again == {**first, "replayed": True}
+    page = await saved(await fresh.lineage({"token": token(), "after": first["seq"] - 1}), fresh)
+    assert page["entries"] == [entry]
 
 
 async def test_a_record_is_read_only_from_the_wrapper_its_turn_wrote() -> None:
@@ -269,7 +284,7 @@ async def test_a_record_is_read_only_from_the_wrapper_its_turn_wrote() -> None:
     first = await command(actor, "w-1")
     key = f"ResidentObject||counter-1||lineage-{first['seq']:010d}"
     wrapper = json.loads(sidecar.state[key])
-    sidecar.state[key] = json.dumps({**wrapper["entry"], "request": wrapper["request"]}).encode()
+    sidecar.state[key] = json.dumps({**wrapper[0], "request": wrapper[1]}).encode()
     again = await command(activation(sidecar), "w-1")
     assert "replayed" not in again
     assert again["seq"] == first["seq"] + 1
