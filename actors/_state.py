@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from dapr.actor.runtime.state_change import StateChangeKind
-from dapr.actor.runtime.state_manager import ActorStateManager
+from dapr.actor.runtime.state_manager import ActorStateManager, StateMetadata
 
 from ._calls import send_transaction
 from ._errors import ObjectUnavailableError
@@ -294,8 +294,7 @@ class ObjectStore:
         if placement.seq:
             entry = self._staged_entries[placement.seq]
             stored = beside_entry(record, entry) if isinstance(record, dict) else record
-            wrapper = [entry, stored]
-            await self._state.set_state(lineage_key(placement.seq), wrapper)
+            await self._restage(lineage_key(placement.seq), entry, [entry, stored])
         else:
             await self._state.set_state(request_key(placement.slot), record)
             self._written_entries.append(request_key(placement.slot))
@@ -313,6 +312,18 @@ class ObjectStore:
             kept, _, bound, index = self._index_memo
             kept = kept if placement.compaction is None else header
             self._index_memo = (kept, placement.tail, bound, index)
+
+    async def _restage(self, key: str, staged: object, value: object) -> None:
+        """Stage `value` for `key` in place of `staged`, the value this turn staged for it:
+        its pending change takes the new value, which spares a keyed command the SDK's
+        `set_state` (a hundred bytecodes), else `set_state` (the SDK tracks this turn's
+        changes elsewhere, or the change is not the one this turn staged)."""
+        tracker = getattr(self._state, "_default_state_change_tracker", None)
+        pending = tracker.get(key) if isinstance(tracker, dict) else None
+        if isinstance(pending, StateMetadata) and pending.value is staged:
+            pending.value = value
+        else:
+            await self._state.set_state(key, value)
 
     async def _stage_compaction(self, compaction: Compaction) -> list[int]:
         """Stage a compaction's new segment (written once, read by the next activation:
