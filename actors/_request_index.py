@@ -52,9 +52,9 @@ SEQ_LENGTH = 12
 ENTRY_LENGTH = RID_LENGTH + TIME_LENGTH + SIZE_LENGTH + SLOT_LENGTH + SEQ_LENGTH
 MAX_SIZE = 16**SIZE_LENGTH - 1  # a larger outcome is counted as this (the byte bound still holds)
 SLOTS = 16**SLOT_LENGTH  # the most records an object can be told to keep
-# Records the tail names before the base is rewritten (once per 65 records beside their
-# entries: the base is 12 KB at 256 records), and the most characters it may take (32 whole
-# entries: slots' records, which evaluates and imports make, rewrite the base sooner).
+# Records the tail names before it is compacted into a segment (once per 65 records beside
+# their entries: a segment of 3 KB), and the most characters it may take (32 whole entries:
+# slots' records, which evaluates and imports make, are compacted sooner).
 TAIL_ENTRIES = 64
 TAIL_CHARS = 32 * (ENTRY_LENGTH + 1)
 # Records read back from lineage by an activation from which its first record compacts.

@@ -20,8 +20,8 @@ that changed nothing, an import) in a ring of slots; an index (actors._request_i
 parsed for the activation) says which record is where. So a keyed command reads nothing more
 than an unkeyed one and writes no more keys: its record (with its time, and only what the
 entry does not say: actors._request_records) goes beside its entry, the index's tail in `meta`
-names that entry's seq (consecutive ones as a run), and the index's base is rewritten once per
-65 records.
+names that entry's seq (consecutive ones as a run), and once per 65 records the tail is
+compacted into a segment of the index.
 """
 
 from __future__ import annotations

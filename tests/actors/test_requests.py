@@ -18,6 +18,7 @@ from actors import HostConfig, ResidentObject
 from actors._request_index import TAIL_ENTRIES
 from actors._request_records import in_full
 from actors._requests import millis
+from actors._state import ObjectStore
 from policies import TrustStore, sign_policy, sign_token
 from tests.actors.fakes import InMemorySidecar, object_on
 from tests.actors.test_failed_turns import COUNTER, KEY, stored
@@ -289,3 +290,20 @@ async def test_a_record_is_read_only_from_the_wrapper_its_turn_wrote() -> None:
     assert "replayed" not in again
     assert again["seq"] == first["seq"] + 1
     assert stored(sidecar, "data") == {"count": 2}
+
+
+async def test_a_value_restaged_in_place_or_not_is_what_the_transaction_saves() -> None:
+    """A record takes its entry's pending change in place; a key with no pending change of
+    that value (another turn's, or none) is set as usual. Either way the save holds it."""
+    sidecar, actor = await installed()
+    store = ObjectStore(actor._state_manager, object_id="counter-1")
+    entry, other = {"seq": 1}, {"seq": 1}
+    await actor._state_manager.set_state("pending", entry)
+    await store._restage("pending", entry, [entry, "record"])
+    await store._restage("unstaged", entry, [entry, "elsewhere"])
+    await actor._state_manager.set_state("another", other)
+    await store._restage("another", entry, [entry, "not its value"])
+    await actor._state_manager.save_state()
+    assert stored(sidecar, "pending") == [{"seq": 1}, "record"]
+    assert stored(sidecar, "unstaged") == [{"seq": 1}, "elsewhere"]
+    assert stored(sidecar, "another") == [{"seq": 1}, "not its value"]
