@@ -126,6 +126,17 @@ _META_FIELDS = tuple(f.name for f in fields(Meta))
 
 
 @dataclass(slots=True)
+class _IndexMemo:
+    """The parsed index of the idempotency records, and the stored header, tail and bound
+    it was read with; changed in place with the index (a keyed turn only sets `tail`)."""
+
+    header: object
+    tail: str
+    bound: int
+    index: RequestIndex
+
+
+@dataclass(slots=True)
 class StoredObject:
     policy_jws: str
     data: dict[str, Any]
@@ -145,7 +156,7 @@ class ObjectStore:
         # The meta value this turn staged (a fresh dict): a keyed turn sets its index tail in it.
         self._staged_meta: dict[str, Any] | None = None
         # (stored header, stored tail, bound, parsed index) of the idempotency records.
-        self._index_memo: tuple[object, str, int, RequestIndex] | None = None
+        self._index_memo: _IndexMemo | None = None
 
     async def load(self) -> StoredObject | None:
         """The object, or None when no policy was ever installed."""
@@ -226,9 +237,9 @@ class ObjectStore:
         change of the stored index goes through this store, which updates or drops what it
         keeps, and a failed turn drops it (`discard`)."""
         memo = self._index_memo
-        if memo is None or memo[2] != max_keys or memo[1] != tail:
+        if memo is None or memo.bound != max_keys or memo.tail != tail:
             return None
-        return memo[3]
+        return memo.index
 
     async def request_index(self, *, max_keys: int) -> RequestIndex:
         """The index of the remembered requests (actors._request_index): the segments the
@@ -239,7 +250,7 @@ class ObjectStore:
         _, meta = await self._state.try_get_state(META_KEY)
         tail = meta.get("requests_tail", "") if isinstance(meta, dict) else ""
         memo = self._index_memo
-        if memo is None or memo[0] is not header or memo[1] != tail or memo[2] != max_keys:
+        if memo is None or memo.header is not header or memo.tail != tail or memo.bound != max_keys:
             numbers = segment_numbers(header) or []
             keys = [segment_key(number) for number in numbers]
             texts, beside = await asyncio.gather(
@@ -254,8 +265,8 @@ class ObjectStore:
                 segments=[(n, text) for n, (_, text) in zip(numbers, texts, strict=True)],
                 beside=beside,
             )
-            memo = self._index_memo = (header, tail, max_keys, index)
-        return memo[3]
+            memo = self._index_memo = _IndexMemo(header, tail, max_keys, index)
+        return memo.index
 
     async def _records_beside(self, seqs: list[int]) -> dict[int, tuple[str, int]]:
         """{seq: (record id, time)} of the records riding in lineage entries `seqs` (those the
@@ -291,39 +302,42 @@ class ObjectStore:
         the lineage entry this turn staged, else in its slot; the records it frees, the
         compaction if any, and the tail in `meta`. A slot's record is written once and read
         only on a retry: dropped from the SDK's cache after commit."""
-        if placement.seq:
-            entry = self._staged_entries[placement.seq]
+        slot, seq, freed, compaction, tail = placement
+        if seq:
+            entry = self._staged_entries[seq]
             stored = beside_entry(record, entry) if isinstance(record, dict) else record
-            await self._restage(lineage_key(placement.seq), entry, [entry, stored])
+            key, wrapper = lineage_key(seq), [entry, stored]
+            if not self._replaced_pending(key, entry, wrapper):
+                await self._state.set_state(key, wrapper)
         else:
-            await self._state.set_state(request_key(placement.slot), record)
-            self._written_entries.append(request_key(placement.slot))
-        if placement.freed:
-            await self._forget_records(placement.freed)
-        meta.requests_tail = placement.tail
+            await self._state.set_state(request_key(slot), record)
+            self._written_entries.append(request_key(slot))
+        if freed:
+            await self._forget_records(freed)
+        meta.requests_tail = tail
         if self._staged_meta is not None:  # the value staged is this turn's own dict
-            self._staged_meta["requests_tail"] = placement.tail
+            self._staged_meta["requests_tail"] = tail
         else:
             await self._state.set_state(META_KEY, meta.to_json())
-        header: object = None
-        if placement.compaction is not None:
-            header = await self._stage_compaction(placement.compaction)
-        if self._index_memo is not None:  # the index itself was changed in place
-            kept, _, bound, index = self._index_memo
-            kept = kept if placement.compaction is None else header
-            self._index_memo = (kept, placement.tail, bound, index)
+        memo = self._index_memo
+        if compaction is not None:
+            header = await self._stage_compaction(compaction)
+            if memo is not None:
+                memo.header = header
+        if memo is not None:  # the index itself was changed in place
+            memo.tail = tail
 
-    async def _restage(self, key: str, staged: object, value: object) -> None:
-        """Stage `value` for `key` in place of `staged`, the value this turn staged for it:
-        its pending change takes the new value, which spares a keyed command the SDK's
-        `set_state` (a hundred bytecodes), else `set_state` (the SDK tracks this turn's
-        changes elsewhere, or the change is not the one this turn staged)."""
+    def _replaced_pending(self, key: str, staged: object, value: object) -> bool:
+        """Whether `value` took the place of `staged`, the value this turn staged for `key`,
+        in its pending change: that spares a keyed command the SDK's `set_state` (a hundred
+        bytecodes). False when the SDK tracks this turn's changes elsewhere, or the pending
+        change is not the one this turn staged: `set_state` it then."""
         tracker = getattr(self._state, "_default_state_change_tracker", None)
         pending = tracker.get(key) if isinstance(tracker, dict) else None
         if isinstance(pending, StateMetadata) and pending.value is staged:
             pending.value = value
-        else:
-            await self._state.set_state(key, value)
+            return True
+        return False
 
     async def _stage_compaction(self, compaction: Compaction) -> list[int]:
         """Stage a compaction's new segment (written once, read by the next activation:

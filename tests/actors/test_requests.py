@@ -292,18 +292,18 @@ async def test_a_record_is_read_only_from_the_wrapper_its_turn_wrote() -> None:
     assert stored(sidecar, "data") == {"count": 2}
 
 
-async def test_a_value_restaged_in_place_or_not_is_what_the_transaction_saves() -> None:
+async def test_a_value_replaced_in_its_pending_change_is_what_the_transaction_saves() -> None:
     """A record takes its entry's pending change in place; a key with no pending change of
-    that value (another turn's, or none) is set as usual. Either way the save holds it."""
+    that value (another value's, or none) is not replaced: the caller sets it as usual."""
     sidecar, actor = await installed()
     store = ObjectStore(actor._state_manager, object_id="counter-1")
     entry, other = {"seq": 1}, {"seq": 1}
     await actor._state_manager.set_state("pending", entry)
-    await store._restage("pending", entry, [entry, "record"])
-    await store._restage("unstaged", entry, [entry, "elsewhere"])
     await actor._state_manager.set_state("another", other)
-    await store._restage("another", entry, [entry, "not its value"])
+    assert store._replaced_pending("pending", entry, [entry, "record"]) is True
+    assert store._replaced_pending("unstaged", entry, [entry, "elsewhere"]) is False
+    assert store._replaced_pending("another", entry, [entry, "not its value"]) is False
     await actor._state_manager.save_state()
     assert stored(sidecar, "pending") == [{"seq": 1}, "record"]
-    assert stored(sidecar, "unstaged") == [{"seq": 1}, "elsewhere"]
-    assert stored(sidecar, "another") == [{"seq": 1}, "not its value"]
+    assert stored(sidecar, "another") == {"seq": 1}
+    assert "unstaged" not in {k.rsplit("||", 1)[-1] for k in sidecar.state}
