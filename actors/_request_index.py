@@ -275,15 +275,15 @@ class RequestIndex:
         for entry in _entries(base, most=SLOTS):
             index._put(entry)
             index.legacy = True
+        if segments:  # listed, read or not: a compaction deletes those left without entries
+            index.segments = [number for number, _ in segments]
+            index.next_segment = index.segments[-1] + 1
         stored = sum(len(text) for _, text in segments if isinstance(text, str))
         if stored > 2 * SLOTS * ENTRY_LENGTH:  # more than compactions leave: not ours
             segments = ()
         for number, text in segments:
             for entry in _entries(text, most=SLOTS):
                 index._put(entry, number)
-        if segments:
-            index.segments = [number for number, _ in segments]
-            index.next_segment = index.segments[-1] + 1
         items, beside, read_back = tail_items(tail), beside or {}, 0
         for item in items:
             if isinstance(item, str):

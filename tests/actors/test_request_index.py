@@ -334,7 +334,15 @@ def test_a_malformed_header_or_segments_read_as_no_records() -> None:
         [(3, text * (SLOTS + 1))],  # longer than any segment this host writes
         [(n, text * SLOTS) for n in range(3)],  # longer than compactions leave, together
     ]:
-        assert len(RequestIndex.from_state(None, "", max_keys=SLOTS, segments=segments)) == 0
+        index = RequestIndex.from_state(None, "", max_keys=SLOTS, segments=segments)
+        assert len(index) == 0
+        # The next compaction deletes what the header listed, its segments' text unread.
+        index.record(rid(9), 90, 0, 0, SLOTS, 99, seq=9)
+        compaction = index.compact()
+        assert compaction.dropped == [number for number, _ in segments]
+        assert compaction.segment is not None
+        assert compaction.segment[0] > compaction.dropped[-1]
+        assert compaction.header == [compaction.segment[0]]
     assert segment_numbers([1, 5, 9]) == [1, 5, 9]
     for header in [
         "1,2",
