@@ -25,11 +25,9 @@ new segment (about 3 KB), and the header: a full table of 256 records rewrote al
 single index once per 65 records, a fifth of a keyed command's added cost. When a record must
 go without a successor (expired, or beyond a bound), the index was stored in an older format
 (one string at `request-index`), or `MAX_SEGMENTS` are live, it is written whole as one
-segment instead, and every other deleted. An entry is `<record id: 16 hex><time: 11 hex ms
-since epoch><outcome bytes: 6 hex><slot: 3 hex><lineage seq: 12 hex, 0 for a slot>`; every
-character counts, as the text is JSON-escaped three times on its way to the store. Anything
-malformed reads as no records (never an error): the store is only as trusted as the apps
-sharing the sidecar.
+segment instead, and every other deleted. Entries are fixed-width hex
+(actors._request_entries). Anything malformed reads as no records (never an error): the store
+is only as trusted as the apps sharing the sidecar.
 
 The parsed index is kept for the activation and changed in place by the turn that records
 (actors._state): a keyed command's bookkeeping is a dictionary lookup and an append.
@@ -39,19 +37,24 @@ from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
-RID_LENGTH = 16
-TIME_LENGTH = 11
-SIZE_LENGTH = 6
-SLOT_LENGTH = 3
-SEQ_LENGTH = 12
-ENTRY_LENGTH = RID_LENGTH + TIME_LENGTH + SIZE_LENGTH + SLOT_LENGTH + SEQ_LENGTH
-MAX_SIZE = 16**SIZE_LENGTH - 1  # a larger outcome is counted as this (the byte bound still holds)
-SLOTS = 16**SLOT_LENGTH  # the most records an object can be told to keep
+from ._request_entries import (
+    ENTRY_LENGTH,
+    RID_LENGTH,
+    SLOTS,
+    TIME_LENGTH,
+    Entry,
+    is_hex,
+    new_tuple,
+    parse_entries,
+)
+
+SEQ_FORMAT, RUN_FORMAT = "%x", "%s%x-%x"  # a tail's seq; a tail up to its last run, and that run
+
 # Records the tail names before it is compacted into a segment (once per 65 records beside
 # their entries: a segment of 3 KB), and the most characters it may take (32 whole entries:
 # slots' records, which evaluates and imports make, are compacted sooner).
@@ -83,67 +86,6 @@ def record_name(record: object) -> tuple[str, int] | None:
     if not isinstance(at, int) or isinstance(at, bool) or not 0 <= at < 16**TIME_LENGTH:
         return None
     return record_id(iss, sub, key), at
-
-
-def _is_hex(text: str) -> bool:
-    """Only lowercase hex digits. `bytes.translate` runs at memory speed; a regex or
-    `str.isalnum` over a 256-entry index cost 0.1-0.3 ms a turn."""
-    try:
-        raw = text.encode("ascii")
-    except UnicodeEncodeError:
-        return False
-    return not raw.translate(None, b"0123456789abcdef")
-
-
-# %-formatting is twice as fast as the f-string (every keyed command formats one entry).
-ENTRY_FORMAT = "%s%011x%06x%03x%012x"
-SEQ_FORMAT, RUN_FORMAT = "%x", "%s%x-%x"  # a tail's seq; a tail up to its last run, and that run
-# A NamedTuple's own `__new__` is a Python function: `tuple.__new__` makes the same tuple
-# without that frame (every keyed command makes an entry and a placement).
-_new: Any = tuple.__new__
-
-
-class Entry(NamedTuple):
-    rid: str
-    at: int  # milliseconds since the epoch
-    size: int  # bytes of a slot's record, at most MAX_SIZE (0 in lineage: never freed)
-    slot: int  # where the record is when `seq` is 0
-    seq: int  # the lineage entry whose stored value holds the record, else 0
-    text: str  # as stored: a rewritten base joins these (formatting them anew cost 17 µs)
-
-    @classmethod
-    def make(cls, rid: str, at: int, size: int, slot: int, seq: int = 0) -> Entry:
-        size = min(size, MAX_SIZE)
-        text = ENTRY_FORMAT % (rid, at, size, slot, seq)
-        entry: Entry = _new(cls, (rid, at, size, slot, seq, text))
-        return entry
-
-    @property
-    def in_slot(self) -> bool:
-        return not self.seq
-
-
-def _entries(text: object, *, most: int) -> Iterator[Entry]:
-    """The entries of a stored base or tail of at most `most` entries; none when it is not
-    one (a longer one was not written by us, and its parsing would cost every activation)."""
-    if not isinstance(text, str) or len(text) % ENTRY_LENGTH or len(text) > most * ENTRY_LENGTH:
-        return
-    if not _is_hex(text):
-        return
-    for start in range(0, len(text), ENTRY_LENGTH):
-        at = start + RID_LENGTH
-        size = at + TIME_LENGTH
-        slot = size + SIZE_LENGTH
-        seq = slot + SLOT_LENGTH
-        end = start + ENTRY_LENGTH
-        yield Entry(
-            text[start:at],
-            int(text[at:size], 16),
-            int(text[size:slot], 16),
-            int(text[slot:seq], 16),
-            int(text[seq:end], 16),
-            text[start:end],
-        )
 
 
 def segment_numbers(header: object) -> list[int] | None:
@@ -202,7 +144,7 @@ def tail_items(tail: object) -> list[str | Run]:
     names more than `TAIL_ENTRIES` records included: each costs an activation a read)."""
     if not isinstance(tail, str) or not tail or len(tail) > TAIL_CHARS:
         return []
-    if not _is_hex(tail.replace(",", "").replace("-", "")):
+    if not is_hex(tail.replace(",", "").replace("-", "")):
         return []
     items: list[str | Run] = []
     named = 0
@@ -272,7 +214,7 @@ class RequestIndex:
         `beside`: (record id, time) of the records the tail names by lineage seq, as read back
         from lineage; a seq missing from it names no record."""
         index = cls()
-        for entry in _entries(base, most=SLOTS):
+        for entry in parse_entries(base, most=SLOTS):
             index._put(entry)
             index.legacy = True
         if segments:  # listed, read or not: a compaction deletes those left without entries
@@ -282,12 +224,12 @@ class RequestIndex:
         if stored > 2 * SLOTS * ENTRY_LENGTH:  # more than compactions leave: not ours
             segments = ()
         for number, text in segments:
-            for entry in _entries(text, most=SLOTS):
+            for entry in parse_entries(text, most=SLOTS):
                 index._put(entry, number)
         items, beside, read_back = tail_items(tail), beside or {}, 0
         for item in items:
             if isinstance(item, str):
-                index._put(next(_entries(item, most=1)))
+                index._put(next(parse_entries(item, most=1)))
                 continue
             for seq in range(item[0], item[1] + 1):
                 read_back += 1
@@ -405,7 +347,7 @@ class RequestIndex:
                 self.tail_run = (seq, seq) if seq else None
                 self.tail = f"{tail},{item}" if tail else item
             self.tail_records += 1
-            placement: Placement = _new(Placement, (slot, seq, freed, None, self.tail))
+            placement: Placement = new_tuple(Placement, (slot, seq, freed, None, self.tail))
             return placement
         dropped = False
         for entry in list(by_rid.values())[:-1]:

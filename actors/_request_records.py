@@ -11,7 +11,8 @@ dict of the fields kept. What is left out is taken back from the entry when the 
 read, so a replay answers exactly what the first call did. Every byte counts: a keyed
 command's record is JSON-escaped three times on its way to the store, and was a third of its
 entry's size in full. A record in full (one written before, or whose outcome or caller the
-entry does not say) is read as it is.
+entry does not say) is read as it is. The wrapper itself, and which stored lineage values
+are one, is said here too (`entry_of`, `record_beside`).
 """
 
 from __future__ import annotations
@@ -35,21 +36,25 @@ def _says_outcome(outcome: object, entry: Mapping[str, Any]) -> bool:
     )
 
 
+def _command_outcome(result: object, applied: object, entry: Mapping[str, Any]) -> dict[str, Any]:
+    """A command's outcome, all of it but `result` and `applied` taken from its entry."""
+    return {
+        "result": result,
+        "applied": applied,
+        "denied": entry.get("denied"),
+        "errors": entry.get("errors"),
+        "seq": entry.get("seq"),
+    }
+
+
 def beside_entry(record: Mapping[str, Any], entry: Mapping[str, Any]) -> dict[str, Any] | list[Any]:
-    """The stored form of `record` beside `entry`: what the entry does not say. The list
-    form's test is written out in one expression: it runs in every keyed command."""
+    """The stored form of `record` beside `entry`: what the entry does not say."""
     who, outcome = entry.get("who"), record["outcome"]
-    if (
-        type(who) is dict
-        and who.get("iss") == record["iss"]  # a record's caller is two strings
-        and who.get("sub") == record["sub"]
-        and type(outcome) is dict
-        and tuple(outcome) == COMMAND_OUTCOME
-        and type(seq := outcome["seq"]) is int
-        and seq == entry.get("seq")
-        and outcome["denied"] == [] == entry.get("denied")
-        and outcome["errors"] == [] == entry.get("errors")
-    ):
+    says_caller = (  # a record's caller is two strings: equal ones are the entry's strings
+        type(who) is dict and who.get("iss") == record["iss"] and who.get("sub") == record["sub"]
+    )
+    says_outcome = _says_outcome(outcome, entry)
+    if says_caller and says_outcome:
         key, fingerprint, at = record["key"], record["fingerprint"], record["at"]
         return [key, fingerprint, at, outcome["result"], outcome["applied"]]
     stored = {"key": record["key"], "fingerprint": record["fingerprint"], "at": record["at"]}
@@ -57,7 +62,7 @@ def beside_entry(record: Mapping[str, Any], entry: Mapping[str, Any]) -> dict[st
         said = who.get(party) if isinstance(who, dict) else None
         if type(said) is not str or said != record[party]:
             stored[party] = record[party]
-    if _says_outcome(outcome, entry):
+    if says_outcome:
         stored["result"], stored["applied"] = outcome["result"], outcome["applied"]
     else:
         stored["outcome"] = outcome
@@ -79,13 +84,7 @@ def in_full(stored: object, entry: object) -> dict[str, Any] | None:
     if "outcome" in stored:
         outcome = stored["outcome"]
     elif "result" in stored:
-        outcome = {
-            "result": stored.get("result"),
-            "applied": stored.get("applied"),
-            "denied": entry.get("denied"),
-            "errors": entry.get("errors"),
-            "seq": entry.get("seq"),
-        }
+        outcome = _command_outcome(stored.get("result"), stored.get("applied"), entry)
     return {
         "iss": stored["iss"] if "iss" in stored else who.get("iss"),
         "sub": stored["sub"] if "sub" in stored else who.get("sub"),
@@ -104,13 +103,7 @@ def _from_list(
     if len(stored) != 5:
         return None
     key, fingerprint, at, result, applied = stored
-    outcome = {
-        "result": result,
-        "applied": applied,
-        "denied": entry.get("denied"),
-        "errors": entry.get("errors"),
-        "seq": entry.get("seq"),
-    }
+    outcome = _command_outcome(result, applied, entry)
     return {
         "iss": who.get("iss"),
         "sub": who.get("sub"),
@@ -119,3 +112,24 @@ def _from_list(
         "outcome": outcome,
         "at": at,
     }
+
+
+def entry_of(value: object) -> object:
+    """The lineage entry a stored value holds: itself (an entry is a dict with `seq`), or
+    the entry of a wrapper that also carries an idempotency record: `[entry, record]`, or
+    `{"entry", "request"}` as written before (the list spares 20 bytes a keyed command)."""
+    if isinstance(value, list):
+        return value[0] if len(value) == 2 else None
+    if isinstance(value, dict):
+        return value if "seq" in value else value.get("entry")
+    return None
+
+
+def record_beside(value: object) -> dict[str, Any] | None:
+    """The idempotency record a stored lineage value carries, if it is such a wrapper, in
+    full."""
+    if isinstance(value, list) and len(value) == 2:
+        return in_full(value[1], value[0])
+    if not isinstance(value, dict) or "seq" in value:
+        return None
+    return in_full(value.get("request"), value.get("entry"))

@@ -35,7 +35,8 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ._errors import BadRequestError, ObjectError
-from ._request_index import Entry, Placement, RequestIndex, record_id
+from ._request_entries import Entry
+from ._request_index import Placement, RequestIndex, record_id
 from ._serializer import EncodedJSON
 
 if TYPE_CHECKING:

@@ -23,17 +23,16 @@ from dapr.actor.runtime.state_manager import ActorStateManager, StateMetadata
 
 from ._calls import send_transaction
 from ._errors import ObjectUnavailableError
+from ._request_entries import SLOTS, Entry
 from ._request_index import (
-    SLOTS,
     Compaction,
-    Entry,
     Placement,
     RequestIndex,
     record_name,
     segment_numbers,
     tail_seqs,
 )
-from ._request_records import beside_entry, in_full
+from ._request_records import beside_entry, entry_of, record_beside
 from ._serializer import EncodedJSON
 from ._turnlock import fenced
 
@@ -48,27 +47,6 @@ REQUEST_INDEX_KEY = "request-index"
 def request_key(slot: int) -> str:
     """The idempotency record in `slot` (actors._request_index)."""
     return f"request-slot-{slot}"
-
-
-def _entry_of(value: object) -> object:
-    """The lineage entry a stored value holds: itself (an entry is a dict with `seq`), or
-    the entry of a wrapper that also carries an idempotency record: `[entry, record]`, or
-    `{"entry", "request"}` as written before (the list spares 20 bytes a keyed command)."""
-    if isinstance(value, list):
-        return value[0] if len(value) == 2 else None
-    if isinstance(value, dict):
-        return value if "seq" in value else value.get("entry")
-    return None
-
-
-def _record_beside(value: object) -> dict[str, Any] | None:
-    """The idempotency record a stored lineage value carries, if it is such a wrapper, in
-    full (actors._request_records)."""
-    if isinstance(value, list) and len(value) == 2:
-        return in_full(value[1], value[0])
-    if not isinstance(value, dict) or "seq" in value:
-        return None
-    return in_full(value.get("request"), value.get("entry"))
 
 
 def segment_key(number: int) -> str:
@@ -277,7 +255,7 @@ class ObjectStore:
         self._forget(keys)
         found = {}
         for seq, (_, value) in zip(seqs, values, strict=True):
-            named = record_name(_record_beside(value))
+            named = record_name(record_beside(value))
             if named is not None:
                 found[seq] = named
         return found
@@ -292,7 +270,7 @@ class ObjectStore:
         found, value = await self._state.try_get_state(key)
         self._forget([key])
         if entry.seq:
-            value = _record_beside(value)
+            value = record_beside(value)
         return dict(value) if found and isinstance(value, dict) else None
 
     async def stage_request_record(
@@ -391,13 +369,13 @@ class ObjectStore:
 
     async def read_entries(self, first: int, last: int) -> list[dict[str, Any]]:
         """Lineage entries first..last (inclusive), read concurrently; one stored with an
-        idempotency record is unwrapped (`_entry_of`)."""
+        idempotency record is unwrapped (`entry_of`)."""
         if last < first:
             return []
         keys = [lineage_key(seq) for seq in range(first, last + 1)]
         results = await asyncio.gather(*(self._state.try_get_state(key) for key in keys))
         self._forget(keys)
-        entries = (_entry_of(value) for found, value in results if found)
+        entries = (entry_of(value) for found, value in results if found)
         return [dict(entry) for entry in entries if isinstance(entry, dict)]
 
     def _forget(self, keys: list[str]) -> None:

@@ -7,15 +7,13 @@ from random import Random
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from actors._request_entries import ENTRY_LENGTH, SLOTS, Entry
 from actors._request_index import (
-    ENTRY_LENGTH,
     MAX_SEGMENTS,
     RELOAD_COMPACTS,
-    SLOTS,
     TAIL_CHARS,
     TAIL_ENTRIES,
     Compaction,
-    Entry,
     Placement,
     RequestIndex,
     segment_numbers,
