@@ -64,6 +64,8 @@ class HostConfig:
     # unsigned) and what every lineage entry records of this host's configuration.
     entry_signer: EntrySigner | None = field(init=False, default=None)
     recorded: dict[str, Any] = field(init=False, default_factory=dict)
+    # And the idempotency window in whole milliseconds, as records keep their times.
+    idempotency_window_ms: int = field(init=False, default=0)
 
     def __post_init__(self) -> None:
         signer = None
@@ -71,6 +73,8 @@ class HostConfig:
             signer = EntrySigner(self.host_key)
         object.__setattr__(self, "entry_signer", signer)
         object.__setattr__(self, "recorded", host_inputs(self.limits, self.inputs))
+        window_ms = self.idempotency_window // timedelta(milliseconds=1)
+        object.__setattr__(self, "idempotency_window_ms", window_ms)
 
     def known_hosts(self) -> dict[str, dict[str, Any]]:
         """{kid: jwk} of the hosts whose entry signatures count as trusted here: this host

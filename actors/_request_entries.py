@@ -33,6 +33,8 @@ def is_hex(text: str) -> bool:
 
 # %-formatting is twice as fast as the f-string (every keyed command formats one entry).
 ENTRY_FORMAT = "%s%011x%06x%03x%012x"
+# An entry of a record beside its lineage entry: no size nor slot (each int formatted costs).
+BESIDE_FORMAT = "%s%011x" + "0" * (SIZE_LENGTH + SLOT_LENGTH) + "%012x"
 # A NamedTuple's own `__new__` is a Python function: `tuple.__new__` makes the same tuple
 # without that frame (every keyed command makes an entry and a placement).
 new_tuple: Any = tuple.__new__

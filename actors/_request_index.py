@@ -43,7 +43,10 @@ from itertools import islice
 from typing import NamedTuple
 
 from ._request_entries import (
+    BESIDE_FORMAT,
+    ENTRY_FORMAT,
     ENTRY_LENGTH,
+    MAX_SIZE,
     RID_LENGTH,
     SLOTS,
     TIME_LENGTH,
@@ -286,6 +289,17 @@ class RequestIndex:
         else:
             self._live[segment] -= 1
 
+    def _take_slot(self, rid: str, slot: int) -> int:
+        """The slot a new record of `rid` goes to: `slot` (freed for it), else the next in
+        order until one is freed, else the lowest free one."""
+        by_slot = self._by_slot
+        if slot < 0:
+            slot = len(by_slot)  # slots fill in order until one is freed
+            if slot in by_slot:
+                slot = next(s for s in range(SLOTS) if s not in by_slot)
+        by_slot[slot] = rid
+        return slot
+
     def record(
         self,
         rid: str,
@@ -311,7 +325,11 @@ class RequestIndex:
         freed: list[int] = []
         slot = -1
         if old is not None:
-            self._left_segment(old.rid)
+            segment = self._segment_of.pop(old.rid, None)  # `_left_segment`, without its frame
+            if segment is None:
+                self._unsegmented -= 1
+            else:
+                self._live[segment] -= 1
             self.total -= old.size
             if not old.seq and by_slot.get(old.slot) == old.rid:  # it was in a slot
                 del by_slot[old.slot]
@@ -319,17 +337,15 @@ class RequestIndex:
                     freed.append(old.slot)
                 else:
                     slot = old.slot
-        if seq:
+        if seq:  # `Entry.make`, without its frame
             slot = size = 0
+            text = BESIDE_FORMAT % (rid, at, seq)
         else:
-            if slot < 0:
-                slot = len(by_slot)  # slots fill in order until one is freed
-                if slot in by_slot:
-                    slot = next(s for s in range(SLOTS) if s not in by_slot)
-            by_slot[slot] = rid
-        new = Entry.make(rid, at, size, slot, seq)
-        by_rid[rid] = new
-        self.total += new.size
+            slot = self._take_slot(rid, slot)
+            size = min(size, MAX_SIZE)
+            text = ENTRY_FORMAT % (rid, at, size, slot, seq)
+        by_rid[rid] = new_tuple(Entry, (rid, at, size, slot, seq, text))
+        self.total += size
         self._unsegmented += 1
         if (
             self.tail_records < TAIL_ENTRIES
@@ -343,7 +359,7 @@ class RequestIndex:
                 self.tail_run = (run[0], seq)
                 self.tail = RUN_FORMAT % (tail[: tail.rfind(",") + 1], run[0], seq)
             else:
-                item = SEQ_FORMAT % seq if seq else new.text
+                item = SEQ_FORMAT % seq if seq else text
                 self.tail_run = (seq, seq) if seq else None
                 self.tail = f"{tail},{item}" if tail else item
             self.tail_records += 1

@@ -6,7 +6,8 @@ A record is `{iss, sub, key, fingerprint, outcome, at}` (actors._requests). Besi
 and a command's outcome (`{result, applied, denied, errors, seq}`) keeps only `result` and
 `applied` when its refusals and errors are none, as the entry's are, and its seq is the
 entry's. When both are left out, as for every command applied for its caller, the record is
-the list `[key, fingerprint, at, result, applied]` (no field names: 40 bytes less); else a
+the list `[key, fingerprint, at, result, applied]` (no field names: 40 bytes less), or
+`[key, fingerprint, at]` when the command applied and returned no result, as most do; else a
 dict of the fields kept. What is left out is taken back from the entry when the record is
 read, so a replay answers exactly what the first call did. Every byte counts: a keyed
 command's record is JSON-escaped three times on its way to the store, and was a third of its
@@ -25,7 +26,7 @@ COMMAND_OUTCOME = ("result", "applied", "denied", "errors", "seq")
 
 def _says_outcome(outcome: object, entry: Mapping[str, Any]) -> bool:
     """Whether `outcome` is a command's, all of it but `result` and `applied` in `entry`."""
-    if not isinstance(outcome, dict) or tuple(outcome) != COMMAND_OUTCOME:
+    if type(outcome) is not dict or tuple(outcome) != COMMAND_OUTCOME:
         return False
     seq = outcome["seq"]
     return (
@@ -47,21 +48,33 @@ def _command_outcome(result: object, applied: object, entry: Mapping[str, Any]) 
     }
 
 
-def beside_entry(record: Mapping[str, Any], entry: Mapping[str, Any]) -> dict[str, Any] | list[Any]:
-    """The stored form of `record` beside `entry`: what the entry does not say."""
-    who, outcome = entry.get("who"), record["outcome"]
-    says_caller = (  # a record's caller is two strings: equal ones are the entry's strings
-        type(who) is dict and who.get("iss") == record["iss"] and who.get("sub") == record["sub"]
-    )
+def beside_entry(
+    entry: Mapping[str, Any],
+    iss: str,
+    sub: str,
+    key: str,
+    fingerprint: str,
+    at: int,
+    outcome: Mapping[str, Any],
+) -> dict[str, Any] | list[Any]:
+    """The stored form of the record `{iss, sub, key, fingerprint, at, outcome}` beside
+    `entry`: what the entry does not say. Its fields come as arguments, not as a record
+    dict: every keyed command comes through."""
+    who = entry.get("who")
+    if type(who) is not dict:
+        who = {}
     says_outcome = _says_outcome(outcome, entry)
-    if says_caller and says_outcome:
-        key, fingerprint, at = record["key"], record["fingerprint"], record["at"]
-        return [key, fingerprint, at, outcome["result"], outcome["applied"]]
-    stored = {"key": record["key"], "fingerprint": record["fingerprint"], "at": record["at"]}
-    for party in ("iss", "sub"):
-        said = who.get(party) if isinstance(who, dict) else None
-        if type(said) is not str or said != record[party]:
-            stored[party] = record[party]
+    # A record's caller is two strings: equal ones are the entry's strings.
+    if says_outcome and who.get("iss") == iss and who.get("sub") == sub:
+        result, applied = outcome["result"], outcome["applied"]
+        if result is None and applied is True:  # most commands' outcome: said by its length
+            return [key, fingerprint, at]
+        return [key, fingerprint, at, result, applied]
+    stored: dict[str, Any] = {"key": key, "fingerprint": fingerprint, "at": at}
+    for party, value in (("iss", iss), ("sub", sub)):
+        said = who.get(party)
+        if type(said) is not str or said != value:
+            stored[party] = value
     if says_outcome:
         stored["result"], stored["applied"] = outcome["result"], outcome["applied"]
     else:
@@ -98,11 +111,15 @@ def in_full(stored: object, entry: object) -> dict[str, Any] | None:
 def _from_list(
     stored: list[Any], entry: dict[str, Any], who: dict[str, Any]
 ) -> dict[str, Any] | None:
-    """The record stored as `[key, fingerprint, at, result, applied]`: the caller and the
-    rest of the outcome are the entry's."""
-    if len(stored) != 5:
+    """The record stored as `[key, fingerprint, at, result, applied]`, or `[key, fingerprint,
+    at]` for a command applied with no result: the caller and the rest of the outcome are the
+    entry's."""
+    if len(stored) == 3:
+        (key, fingerprint, at), result, applied = stored, None, True
+    elif len(stored) == 5:
+        key, fingerprint, at, result, applied = stored
+    else:
         return None
-    key, fingerprint, at, result, applied = stored
     outcome = _command_outcome(result, applied, entry)
     return {
         "iss": who.get("iss"),

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from ._errors import BadRequestError, ObjectError
 from ._request_entries import Entry
 from ._request_index import Placement, RequestIndex, record_id
+from ._request_records import beside_entry
 from ._serializer import EncodedJSON
 
 if TYPE_CHECKING:
@@ -75,13 +76,16 @@ def valid_key(value: object, *, field: str = "idempotency_key") -> str:
 
 
 def key_of(request: Mapping[str, Any]) -> str | None:
-    """The request's idempotency key: `idempotency_key`, or its older name `request_id`."""
+    """The request's idempotency key: `idempotency_key`, or its older name `request_id`.
+    Checked here without `valid_key`'s frame: every keyed command comes through."""
     key, legacy = request.get("idempotency_key"), request.get("request_id")
-    if key is not None and legacy is not None and key != legacy:
-        raise BadRequestError("`idempotency_key` and `request_id` differ; send one of them")
-    if key is not None:
-        return valid_key(key)
-    return None if legacy is None else valid_key(legacy, field="request_id")
+    if legacy is not None:
+        if key is not None and key != legacy:
+            raise BadRequestError("`idempotency_key` and `request_id` differ; send one of them")
+        return valid_key(legacy, field="request_id" if key is None else "idempotency_key")
+    if key is None or (type(key) is str and KEY_PATTERN.fullmatch(key) is not None):
+        return key
+    return valid_key(key)
 
 
 # Built once: `json.dumps` with options builds a new encoder on every call (~1.5 µs each).
@@ -108,8 +112,8 @@ def _sorted_json(value: object) -> str:
 def _digest(value: object) -> str:
     """SHA-256 of `value`'s JSON with sorted keys: the same request gives the same digest
     (a retry re-sends the same JSON), at a fraction of RFC 8785's pure-Python cost."""
-    try:
-        text = _sorted_json(value)
+    try:  # `_sorted_json` written out: every keyed command comes through
+        text = _SORTED.encode(value) if _SORTED_C is None else "".join(_SORTED_C(value, 0))
     except ValueError as exc:  # NaN or Infinity: the SDK's JSON decoder lets them through
         raise BadRequestError(f"the request is not plain JSON: {exc}") from exc
     return hashlib.sha256(text.encode()).hexdigest()
@@ -145,23 +149,25 @@ def size_of(record: Mapping[str, Any]) -> int:
 class RecordStore(Protocol):
     """Where the records live (actors._state.ObjectStore)."""
 
-    def cached_request_index(self, tail: str, *, max_keys: int) -> RequestIndex | None: ...
-
     async def request_index(self, *, max_keys: int) -> RequestIndex: ...
 
-    def holds_entry(self, seq: int) -> bool: ...
+    def staged_entry(self, seq: int) -> dict[str, Any] | None: ...
 
     async def request_record(self, entry: Entry) -> dict[str, Any] | None: ...
 
+    def stage_beside(
+        self, placement: Placement, entry: dict[str, Any], stored: object, meta: Meta
+    ) -> bool: ...
+
     async def stage_request_record(
-        self, placement: Placement, record: dict[str, Any] | EncodedJSON, meta: Meta
+        self, placement: Placement, record: object, meta: Meta
     ) -> None: ...
 
 
 @dataclass(slots=True)
 class KeyedRequest:
     """One keyed request inside its turn: the outcome it may replay, and how it is recorded.
-    Its time is the turn's: read once, when the request is opened."""
+    Its time is the turn's: read once, when the request is opened (actors._turns)."""
 
     store: RecordStore
     index: RequestIndex
@@ -175,29 +181,30 @@ class KeyedRequest:
     max_keys: int
 
     @classmethod
-    async def open(
+    def of(
         cls,
         store: RecordStore,
-        *,
+        index: RequestIndex,
         caller: Mapping[str, Any],
         key: str,
         fingerprint: str,
         now: datetime,
-        window: timedelta,
+        window_ms: int,
         max_keys: int,
-        tail: str,
     ) -> KeyedRequest:
-        """`tail`: the index tail of the meta this turn loaded (the cached index is used
-        only when it is that one)."""
+        """`index`: the object's, as this turn loaded it; `window_ms`: how long records are
+        kept, in milliseconds."""
         iss, sub = str(caller.get("iss", "")), str(caller.get("sub", ""))
-        index = store.cached_request_index(tail, max_keys=max_keys)
-        if index is None:
-            index = await store.request_index(max_keys=max_keys)
-        at = millis(now)
+        at = (now - _EPOCH) // _MILLISECOND  # `millis`, without its frame
+        horizon = at - window_ms
         rid = record_id(iss, sub, key)
-        return cls(
-            store, index, iss, sub, key, fingerprint, rid, at, at - window // _MILLISECOND, max_keys
-        )
+        return cls(store, index, iss, sub, key, fingerprint, rid, at, horizon, max_keys)
+
+    def seen(self) -> bool:
+        """Whether a record of this request's key may be kept (then `replay` reads it): a
+        fresh key, as most are, costs its turn a dictionary lookup."""
+        entry = self.index.find(self.rid)
+        return entry is not None and entry.at >= self.horizon
 
     async def replay(self) -> dict[str, Any] | None:
         """The first outcome of this request (marked `replayed`), or None when it was not
@@ -222,24 +229,31 @@ class KeyedRequest:
 
     async def stage(self, outcome: Mapping[str, Any], *, meta: Meta) -> None:
         """Stage the record beside the turn's other writes (one transaction): beside the
-        lineage entry the turn wrote, else in a slot; the index's tail in `meta`; past a bound
-        the expired and the oldest records go."""
-        fields: dict[str, Any] = {
-            "iss": self.iss,
-            "sub": self.sub,
-            "key": self.key,
-            "fingerprint": self.fingerprint,
-            "outcome": outcome,
-        }
-        record: dict[str, Any] | EncodedJSON = fields
-        seq = meta.seq if self.store.holds_entry(meta.seq) else 0
-        size = 0
-        if seq:  # the index's tail names it by seq: an activation reads its time back from it
-            fields["at"] = self.at
-        else:  # a slot's record counts against the byte bound as stored
-            record = EncodedJSON.of(fields)
-            size = len(record.text)
-        placement = self.index.record(
-            self.rid, self.at, size, self.horizon, self.max_keys, MAX_TABLE_BYTES, seq
+        lineage entry the turn wrote (only what the entry does not say), else in a slot; the
+        index's tail in `meta`; past a bound the expired and the oldest records go."""
+        store, seq = self.store, meta.seq
+        entry = store.staged_entry(seq)
+        if entry is None:  # a slot's record counts against the byte bound as stored
+            record = EncodedJSON.of(
+                {
+                    "iss": self.iss,
+                    "sub": self.sub,
+                    "key": self.key,
+                    "fingerprint": self.fingerprint,
+                    "outcome": outcome,
+                }
+            )
+            placement = self.index.record(
+                self.rid, self.at, len(record.text), self.horizon, self.max_keys, MAX_TABLE_BYTES
+            )
+            await store.stage_request_record(placement, record, meta)
+            return
+        # The index's tail names it by seq: an activation reads its time back from it.
+        stored = beside_entry(
+            entry, self.iss, self.sub, self.key, self.fingerprint, self.at, outcome
         )
-        await self.store.stage_request_record(placement, record, meta)
+        placement = self.index.record(
+            self.rid, self.at, 0, self.horizon, self.max_keys, MAX_TABLE_BYTES, seq
+        )
+        if not store.stage_beside(placement, entry, stored, meta):
+            await store.stage_request_record(placement, stored, meta)

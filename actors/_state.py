@@ -32,8 +32,7 @@ from ._request_index import (
     segment_numbers,
     tail_seqs,
 )
-from ._request_records import beside_entry, entry_of, record_beside
-from ._serializer import EncodedJSON
+from ._request_records import entry_of, record_beside
 from ._turnlock import fenced
 
 POLICY_KEY = "policy"
@@ -260,9 +259,9 @@ class ObjectStore:
                 found[seq] = named
         return found
 
-    def holds_entry(self, seq: int) -> bool:
-        """Whether this turn staged lineage entry `seq` (a record can ride in its value)."""
-        return seq in self._staged_entries
+    def staged_entry(self, seq: int) -> dict[str, Any] | None:
+        """Lineage entry `seq`, when this turn staged it (a record can ride in its value)."""
+        return self._staged_entries.get(seq)
 
     async def request_record(self, entry: Entry) -> dict[str, Any] | None:
         """The record `entry` indexes: in its lineage entry's stored value, else its slot."""
@@ -273,18 +272,35 @@ class ObjectStore:
             value = record_beside(value)
         return dict(value) if found and isinstance(value, dict) else None
 
-    async def stage_request_record(
-        self, placement: Placement, record: dict[str, Any] | EncodedJSON, meta: Meta
-    ) -> None:
+    def stage_beside(
+        self, placement: Placement, entry: dict[str, Any], stored: object, meta: Meta
+    ) -> bool:
+        """Stage a record beside the lineage entry this turn staged (`stored`: its stored
+        form) and the tail in `meta`, in the pending values this turn staged, when nothing
+        else changes: no record freed, no compaction. False, with nothing staged, otherwise
+        (`stage_request_record` then). Most keyed commands are staged here, without a call
+        into the SDK."""
+        staged_meta = self._staged_meta
+        if placement.freed or placement.compaction is not None or staged_meta is None:
+            return False
+        if not self._replaced_pending(lineage_key(placement.seq), entry, [entry, stored]):
+            return False
+        meta.requests_tail = staged_meta["requests_tail"] = placement.tail
+        memo = self._index_memo
+        if memo is not None:  # the index itself was changed in place
+            memo.tail = placement.tail
+        return True
+
+    async def stage_request_record(self, placement: Placement, record: object, meta: Meta) -> None:
         """Stage one record where `placement` puts it (the index already holds it): beside
-        the lineage entry this turn staged, else in its slot; the records it frees, the
-        compaction if any, and the tail in `meta`. A slot's record is written once and read
-        only on a retry: dropped from the SDK's cache after commit."""
+        the lineage entry this turn staged (`record`: its stored form there), else in its
+        slot; the records it frees, the compaction if any, and the tail in `meta`. A slot's
+        record is written once and read only on a retry: dropped from the SDK's cache after
+        commit."""
         slot, seq, freed, compaction, tail = placement
         if seq:
             entry = self._staged_entries[seq]
-            stored = beside_entry(record, entry) if isinstance(record, dict) else record
-            key, wrapper = lineage_key(seq), [entry, stored]
+            key, wrapper = lineage_key(seq), [entry, record]
             if not self._replaced_pending(key, entry, wrapper):
                 await self._state.set_state(key, wrapper)
         else:

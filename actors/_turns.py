@@ -300,7 +300,7 @@ class Turn:
         keyed = await self.keyed(
             caller, request_id, lambda: command_fingerprint(name, params), meta=stored.meta
         )
-        if keyed is not None and (earlier := await keyed.replay()):
+        if keyed is not None and keyed.seen() and (earlier := await keyed.replay()):
             return earlier
         if workflow_events and name in policy.workflow_events:
             return await workflow.event_command(
@@ -327,15 +327,19 @@ class Turn:
         is the request's `fingerprint` computed); `meta`: the object as this turn loaded it."""
         if key is None:
             return None
-        return await KeyedRequest.open(
-            self.store,
-            caller=caller,
-            key=key,
-            fingerprint=fingerprint(),
-            now=self.host.clock.now(),
-            window=self.host.idempotency_window,
-            max_keys=self.host.idempotency_max_keys,
-            tail=meta.requests_tail,
+        store, host = self.store, self.host
+        index = store.cached_request_index(meta.requests_tail, max_keys=host.idempotency_max_keys)
+        if index is None:
+            index = await store.request_index(max_keys=host.idempotency_max_keys)
+        return KeyedRequest.of(
+            store,
+            index,
+            caller,
+            key,
+            fingerprint(),
+            host.clock.now(),
+            host.idempotency_window_ms,
+            host.idempotency_max_keys,
         )
 
     @staticmethod

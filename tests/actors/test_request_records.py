@@ -22,7 +22,7 @@ RECORD = {
 
 
 def test_a_commands_record_keeps_only_its_key_fingerprint_time_and_result() -> None:
-    stored = beside_entry(RECORD, ENTRY)
+    stored = beside_entry(ENTRY, **RECORD)
     assert stored == ["k-1", "f" * 64, 1_796_000_000_000, {"n": 1}, True]
     again = in_full(json.loads(json.dumps(stored)), ENTRY)
     assert again == RECORD
@@ -30,9 +30,19 @@ def test_a_commands_record_keeps_only_its_key_fingerprint_time_and_result() -> N
     assert list(again["outcome"]) == list(RECORD["outcome"])  # the same body, in its order
 
 
+def test_a_command_applied_with_no_result_keeps_only_its_key_fingerprint_and_time() -> None:
+    record = {**RECORD, "outcome": {**RECORD["outcome"], "result": None}}
+    stored = beside_entry(ENTRY, **record)
+    assert stored == ["k-1", "f" * 64, 1_796_000_000_000]
+    again = in_full(json.loads(json.dumps(stored)), ENTRY)
+    assert json.dumps(again) == json.dumps(record)  # same values, types and key order
+    not_applied = {**RECORD, "outcome": {**RECORD["outcome"], "result": None, "applied": False}}
+    assert beside_entry(ENTRY, **not_applied) == ["k-1", "f" * 64, 1_796_000_000_000, None, False]
+
+
 def test_what_the_entry_does_not_say_is_kept() -> None:
     other_caller = {**RECORD, "sub": "someone-else"}
-    assert beside_entry(other_caller, ENTRY) == {
+    assert beside_entry(ENTRY, **other_caller) == {
         "key": "k-1",
         "fingerprint": "f" * 64,
         "at": 1_796_000_000_000,
@@ -42,19 +52,19 @@ def test_what_the_entry_does_not_say_is_kept() -> None:
     }
     denied = {**RECORD, "outcome": {**RECORD["outcome"], "denied": [{"action": "x"}]}}
     assert (
-        beside_entry(denied, {**ENTRY, "denied": [{"action": "x"}]})["outcome"]
+        beside_entry({**ENTRY, "denied": [{"action": "x"}]}, **denied)["outcome"]
         == (denied["outcome"])
     )
     other_seq = {**RECORD, "outcome": {**RECORD["outcome"], "seq": 6}}
-    assert "outcome" in beside_entry(other_seq, ENTRY)
-    assert in_full(beside_entry(other_seq, ENTRY), ENTRY) == other_seq
+    assert "outcome" in beside_entry(ENTRY, **other_seq)
+    assert in_full(beside_entry(ENTRY, **other_seq), ENTRY) == other_seq
 
 
 def test_a_record_written_in_full_reads_as_it_is_and_garbage_as_none() -> None:
     full = {k: v for k, v in RECORD.items()}
     assert in_full(full, ENTRY) == RECORD
     assert in_full("garbage", ENTRY) is None
-    assert in_full(["k", "f" * 64, 1], ENTRY) is None  # not a record's five fields
+    assert in_full(["k", "f" * 64, 1, None], ENTRY) is None  # neither three fields nor five
     assert in_full({"key": "k"}, "garbage") is None
     assert in_full({"key": "k"}, ENTRY) == {  # no outcome: nothing to replay
         "iss": "https://a.example",
@@ -110,6 +120,6 @@ def test_every_record_reads_back_exactly_as_it_was_recorded(
     if who is not None:
         entry["who"] = who
     record = {**RECORD, "iss": iss, "sub": sub, "outcome": outcome}
-    stored = json.loads(json.dumps(beside_entry(record, entry)))
+    stored = json.loads(json.dumps(beside_entry(entry, **record)))
     again = in_full(stored, json.loads(json.dumps(entry)))
     assert json.dumps(again) == json.dumps(record)  # same values, types and key order

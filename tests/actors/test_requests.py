@@ -240,9 +240,15 @@ async def test_a_keyed_command_writes_no_key_an_unkeyed_one_does_not() -> None:
         )
         beside = stored(sidecar, entry_key)
         assert len(beside) == 2  # [entry, record]
-        # Only what the entry does not say: not the caller, nor the outcome's seq and lists.
-        key, fingerprint, at, result_value, applied = beside[1]
-        assert (key, at, result_value, applied) == (f"k-{n}", millis(clock.moment), None, True)
+        # Only what the entry does not say: not the caller, nor the outcome's seq and lists,
+        # nor (the command applied and returned nothing) its result.
+        key, fingerprint, at = beside[1]
+        assert (key, at, result["result"], result["applied"]) == (
+            f"k-{n}",
+            millis(clock.moment),
+            None,
+            True,
+        )
         assert len(fingerprint) == 64
         record = in_full(beside[1], beside[0])
         assert record is not None
