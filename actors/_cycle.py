@@ -15,9 +15,9 @@ from typing import Any
 from policies import Policy, PolicyError
 
 from . import _workflow as workflow
+from ._meta import Meta, StoredObject
 from ._metrics import REMINDER_LAG
 from ._requests import KeyedRequest
-from ._state import Meta, StoredObject
 from ._turns import REMINDER, Turn, iso, parse_iso, worth_recording
 
 

@@ -19,7 +19,7 @@ import yaml
 
 from policies import DEFAULT_PUBSUB, HostLimits, Policy
 
-from ._state import StoredObject
+from ._meta import StoredObject
 
 # The permissions the HTTP API checks by name (see actors/_object.py and actors/_portability.py).
 OPERATIONS = ("read", "evaluate", "export", "amend", "event")

@@ -23,7 +23,7 @@ from policies import (
 )
 
 from ._errors import BadRequestError, ForbiddenError, ObjectError
-from ._state import StoredObject
+from ._meta import StoredObject
 from ._turns import Turn
 
 # Verifying reads the whole history in one turn; longer ones are verified offline from a

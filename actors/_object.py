@@ -29,12 +29,13 @@ from ._host import HostConfig
 from ._index import ObjectIndex
 from ._interface import ResidentObjectInterface
 from ._messages import method_body
+from ._meta import StoredObject
 from ._metrics import COMMANDS, CYCLES, REFUSALS, record_actions, record_activation
 from ._portability import ExportRequest, export_object, import_object
 from ._requests import evaluate_fingerprint, key_of
 from ._serializer import OutOfRangeBody, TooDeepBody
 from ._sidecar import SidecarClient, SidecarError
-from ._state import ObjectStore, StoredObject
+from ._state import ObjectStore
 from ._turnlock import turn_lock
 from ._turns import Turn
 from ._workflow import deliver_message

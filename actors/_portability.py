@@ -34,9 +34,9 @@ from policies import (
 from . import _workflow as workflow
 from ._auth import who_of
 from ._errors import BadRequestError, EffectsPendingError, ForbiddenError, ObjectError
+from ._meta import Meta, StoredObject
 from ._request_bundles import check_records, exported, stage_imported
 from ._sidecar import SidecarError
-from ._state import Meta, StoredObject
 from ._turns import REMINDER, Turn, iso
 
 log = logging.getLogger("resident.portability")

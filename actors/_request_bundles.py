@@ -17,6 +17,7 @@ from typing import Any
 
 from policies import InvalidBundle
 
+from ._meta import Meta
 from ._request_index import RequestIndex, record_id
 from ._requests import (
     KEY_RULE,
@@ -28,7 +29,7 @@ from ._requests import (
     size_of,
     stamp,
 )
-from ._state import Meta, ObjectStore
+from ._state import ObjectStore
 
 RECORD_FIELDS = ("iss", "sub", "key", "fingerprint", "outcome")
 BUNDLED_FIELDS = (*RECORD_FIELDS, "at")

@@ -33,7 +33,8 @@ def is_hex(text: str) -> bool:
 
 # %-formatting is twice as fast as the f-string (every keyed command formats one entry).
 ENTRY_FORMAT = "%s%011x%06x%03x%012x"
-# An entry of a record beside its lineage entry: no size nor slot (each int formatted costs).
+# An entry with no size nor slot, as a record beside its lineage entry's is: the same text
+# (each int formatted costs).
 BESIDE_FORMAT = "%s%011x" + "0" * (SIZE_LENGTH + SLOT_LENGTH) + "%012x"
 # A NamedTuple's own `__new__` is a Python function: `tuple.__new__` makes the same tuple
 # without that frame (every keyed command makes an entry and a placement).
@@ -51,7 +52,10 @@ class Entry(NamedTuple):
     @classmethod
     def make(cls, rid: str, at: int, size: int, slot: int, seq: int = 0) -> Entry:
         size = min(size, MAX_SIZE)
-        text = ENTRY_FORMAT % (rid, at, size, slot, seq)
+        if size or slot:
+            text = ENTRY_FORMAT % (rid, at, size, slot, seq)
+        else:  # as a record beside its lineage entry's is
+            text = BESIDE_FORMAT % (rid, at, seq)
         entry: Entry = new_tuple(cls, (rid, at, size, slot, seq, text))
         return entry
 

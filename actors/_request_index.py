@@ -13,7 +13,7 @@ that one is dropped for it, or the lowest free one. The index is stored in parts
   records beside lineage entries only those entries' seqs, in hex, a run of consecutive ones
   as `<first>-<last>` (each record says the rest, and is read back when an activation first
   needs the index), else the whole entry. Meta is written by every turn, so the tail is kept
-  short: keyed commands in a row only move the end of one run.
+  short: keyed commands in a row only move the end of one run (actors._request_tail).
 
 Reading replays the segments, then the tail (an entry replaces an older one of its id or its
 slot), and keeps the newest `max_keys`, which is how the stored parts say that the oldest
@@ -43,32 +43,29 @@ from itertools import islice
 from typing import NamedTuple
 
 from ._request_entries import (
-    BESIDE_FORMAT,
-    ENTRY_FORMAT,
     ENTRY_LENGTH,
-    MAX_SIZE,
     RID_LENGTH,
     SLOTS,
     TIME_LENGTH,
     Entry,
-    is_hex,
     new_tuple,
     parse_entries,
 )
+from ._request_tail import (
+    RUN_FORMAT,
+    SEQ_FORMAT,
+    TAIL_CHARS,
+    TAIL_ENTRIES,
+    Run,
+    tail_items,
+    tail_records,
+)
 
-SEQ_FORMAT, RUN_FORMAT = "%x", "%s%x-%x"  # a tail's seq; a tail up to its last run, and that run
-
-# Records the tail names before it is compacted into a segment (once per 65 records beside
-# their entries: a segment of 3 KB), and the most characters it may take (32 whole entries:
-# slots' records, which evaluates and imports make, are compacted sooner).
-TAIL_ENTRIES = 64
-TAIL_CHARS = 32 * (ENTRY_LENGTH + 1)
 # Records read back from lineage by an activation from which its first record compacts.
 RELOAD_COMPACTS = 8
 # Live segments from which a compaction writes the index whole (an activation reads them all).
 MAX_SEGMENTS = 8
 SEGMENT_NUMBERS = 2**53  # segment numbers stay below this (exact in any JSON decoder)
-SEQ_ITEM = 12  # the most hex digits of a seq in a tail
 
 
 def record_id(iss: str, sub: str, key: str) -> str:
@@ -123,60 +120,6 @@ class Placement(NamedTuple):
     freed: list[int]
     compaction: Compaction | None
     tail: str
-
-
-Run = tuple[int, int]  # (first, last) lineage seqs of records beside consecutive entries
-
-
-def _seq(text: str) -> int:
-    """A seq of a tail item, or 0 when it is not one (no lineage entry has seq 0)."""
-    return int(text, 16) if 0 < len(text) <= SEQ_ITEM and "-" not in text else 0
-
-
-def _run(item: str) -> Run | None:
-    """The seqs a tail item names: `<seq>` or `<first>-<last>` (hex, first < last)."""
-    first, dash, last = item.partition("-")
-    start = _seq(first)
-    end = _seq(last) if dash else start
-    return (start, end) if 0 < start <= end and (start < end or not dash) else None
-
-
-def tail_items(tail: object) -> list[str | Run]:
-    """The items of a stored tail, oldest first: a whole entry's text, or the run of lineage
-    seqs whose entries hold records; none when it is not a tail this host writes (one that
-    names more than `TAIL_ENTRIES` records included: each costs an activation a read)."""
-    if not isinstance(tail, str) or not tail or len(tail) > TAIL_CHARS:
-        return []
-    if not is_hex(tail.replace(",", "").replace("-", "")):
-        return []
-    items: list[str | Run] = []
-    named = 0
-    for item in tail.split(","):
-        if len(item) == ENTRY_LENGTH and "-" not in item:
-            items.append(item)
-            named += 1
-            continue
-        run = _run(item)
-        if run is None:
-            return []
-        items.append(run)
-        named += run[1] - run[0] + 1
-    return items if named <= TAIL_ENTRIES else []
-
-
-def tail_records(items: list[str | Run]) -> int:
-    """How many records the items of a tail name."""
-    return sum(1 if isinstance(item, str) else item[1] - item[0] + 1 for item in items)
-
-
-def tail_seqs(tail: object) -> list[int]:
-    """The lineage entries whose records a stored tail names by seq alone."""
-    return [
-        seq
-        for item in tail_items(tail)
-        if not isinstance(item, str)
-        for seq in range(item[0], item[1] + 1)
-    ]
 
 
 @dataclass(slots=True)
@@ -325,11 +268,7 @@ class RequestIndex:
         freed: list[int] = []
         slot = -1
         if old is not None:
-            segment = self._segment_of.pop(old.rid, None)  # `_left_segment`, without its frame
-            if segment is None:
-                self._unsegmented -= 1
-            else:
-                self._live[segment] -= 1
+            self._left_segment(old.rid)
             self.total -= old.size
             if not old.seq and by_slot.get(old.slot) == old.rid:  # it was in a slot
                 del by_slot[old.slot]
@@ -337,15 +276,12 @@ class RequestIndex:
                     freed.append(old.slot)
                 else:
                     slot = old.slot
-        if seq:  # `Entry.make`, without its frame
+        if seq:
             slot = size = 0
-            text = BESIDE_FORMAT % (rid, at, seq)
         else:
             slot = self._take_slot(rid, slot)
-            size = min(size, MAX_SIZE)
-            text = ENTRY_FORMAT % (rid, at, size, slot, seq)
-        by_rid[rid] = new_tuple(Entry, (rid, at, size, slot, seq, text))
-        self.total += size
+        new = by_rid[rid] = Entry.make(rid, at, size, slot, seq)
+        self.total += new.size
         self._unsegmented += 1
         if (
             self.tail_records < TAIL_ENTRIES
@@ -359,7 +295,7 @@ class RequestIndex:
                 self.tail_run = (run[0], seq)
                 self.tail = RUN_FORMAT % (tail[: tail.rfind(",") + 1], run[0], seq)
             else:
-                item = SEQ_FORMAT % seq if seq else text
+                item = SEQ_FORMAT % seq if seq else new.text
                 self.tail_run = (seq, seq) if seq else None
                 self.tail = f"{tail},{item}" if tail else item
             self.tail_records += 1

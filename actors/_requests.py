@@ -41,7 +41,7 @@ from ._request_records import beside_entry
 from ._serializer import EncodedJSON
 
 if TYPE_CHECKING:
-    from ._state import Meta
+    from ._meta import Meta
 
 MAX_RECORDS = 256
 WINDOW = timedelta(hours=24)
@@ -112,8 +112,8 @@ def _sorted_json(value: object) -> str:
 def _digest(value: object) -> str:
     """SHA-256 of `value`'s JSON with sorted keys: the same request gives the same digest
     (a retry re-sends the same JSON), at a fraction of RFC 8785's pure-Python cost."""
-    try:  # `_sorted_json` written out: every keyed command comes through
-        text = _SORTED.encode(value) if _SORTED_C is None else "".join(_SORTED_C(value, 0))
+    try:
+        text = _sorted_json(value)
     except ValueError as exc:  # NaN or Infinity: the SDK's JSON decoder lets them through
         raise BadRequestError(f"the request is not plain JSON: {exc}") from exc
     return hashlib.sha256(text.encode()).hexdigest()

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass
 from typing import Any
 
 from dapr.actor.runtime.state_change import StateChangeKind
@@ -23,6 +23,7 @@ from dapr.actor.runtime.state_manager import ActorStateManager, StateMetadata
 
 from ._calls import send_transaction
 from ._errors import ObjectUnavailableError
+from ._meta import Meta, StoredObject
 from ._request_entries import SLOTS, Entry
 from ._request_index import (
     Compaction,
@@ -30,9 +31,9 @@ from ._request_index import (
     RequestIndex,
     record_name,
     segment_numbers,
-    tail_seqs,
 )
 from ._request_records import entry_of, record_beside
+from ._request_tail import tail_seqs
 from ._turnlock import fenced
 
 POLICY_KEY = "policy"
@@ -59,50 +60,6 @@ def lineage_key(seq: int) -> str:
 
 
 @dataclass(slots=True)
-class Meta:
-    """Bookkeeping beside the data; none of it is derivable from data alone."""
-
-    seq: int = 0
-    head: str | None = None
-    cycles: int = 0
-    skipped_fires: int = 0  # no longer written (a skipped fire writes nothing); kept for old data
-    last_cycle_at: str | None = None
-    reminder_period_s: float | None = None
-    status: str = "active"
-    moved_to: str | None = None
-    created_at: str | None = None
-    last_error: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-    # {"state", "entered_at", "history": [...]} when the policy has a workflow (_workflow).
-    workflow: dict[str, Any] | None = None
-    # The timeout the `evaluate` reminder was last moved to fire at, if any.
-    reminder_due_at: str | None = None
-    # Ids of the last pub/sub messages delivered to the workflow (redeliveries are not news).
-    delivered: list[str] = field(default_factory=list)
-    # Idempotency records added since the request index was last rewritten (_request_index).
-    requests_tail: str = ""
-
-    @classmethod
-    def from_json(cls, raw: dict[str, Any]) -> Meta:
-        known = {k: v for k, v in raw.items() if k in cls.__dataclass_fields__}
-        return cls(**known)
-
-    def to_json(self) -> dict[str, Any]:
-        """The fields as a dict, sharing nested values: every turn stages meta, and
-        `dataclasses.asdict`'s deep copy was about 80 µs of it. Safe because nested values
-        (`workflow`, `delivered`, `extra`) are only ever replaced, never changed in place."""
-        return {name: getattr(self, name) for name in _META_FIELDS}
-
-    @property
-    def previous_entry(self) -> dict[str, Any] | None:
-        """What the lineage needs of the last entry to chain the next one."""
-        return None if self.seq == 0 else {"seq": self.seq, "hash": self.head}
-
-
-_META_FIELDS = tuple(f.name for f in fields(Meta))
-
-
-@dataclass(slots=True)
 class _IndexMemo:
     """The parsed index of the idempotency records, and the stored header, tail and bound
     it was read with; changed in place with the index (a keyed turn only sets `tail`)."""
@@ -111,14 +68,6 @@ class _IndexMemo:
     tail: str
     bound: int
     index: RequestIndex
-
-
-@dataclass(slots=True)
-class StoredObject:
-    policy_jws: str
-    data: dict[str, Any]
-    meta: Meta
-    outbox: list[dict[str, Any]]
 
 
 class ObjectStore:
@@ -285,10 +234,20 @@ class ObjectStore:
             return False
         if not self._replaced_pending(lineage_key(placement.seq), entry, [entry, stored]):
             return False
-        meta.requests_tail = staged_meta["requests_tail"] = placement.tail
+        self._keep_tail(placement.tail, meta)
+        return True
+
+    def _keep_tail(self, tail: str, meta: Meta) -> bool:
+        """Set the index's new `tail` in `meta`, in the meta value this turn staged and in
+        the kept index's memo (the index itself was changed in place); False when this turn
+        staged no meta value (stage it then)."""
+        meta.requests_tail = tail
         memo = self._index_memo
-        if memo is not None:  # the index itself was changed in place
-            memo.tail = placement.tail
+        if memo is not None:
+            memo.tail = tail
+        if self._staged_meta is None:
+            return False
+        self._staged_meta["requests_tail"] = tail
         return True
 
     async def stage_request_record(self, placement: Placement, record: object, meta: Meta) -> None:
@@ -308,18 +267,12 @@ class ObjectStore:
             self._written_entries.append(request_key(slot))
         if freed:
             await self._forget_records(freed)
-        meta.requests_tail = tail
-        if self._staged_meta is not None:  # the value staged is this turn's own dict
-            self._staged_meta["requests_tail"] = tail
-        else:
+        if not self._keep_tail(tail, meta):
             await self._state.set_state(META_KEY, meta.to_json())
-        memo = self._index_memo
         if compaction is not None:
             header = await self._stage_compaction(compaction)
-            if memo is not None:
-                memo.header = header
-        if memo is not None:  # the index itself was changed in place
-            memo.tail = tail
+            if self._index_memo is not None:
+                self._index_memo.header = header
 
     def _replaced_pending(self, key: str, staged: object, value: object) -> bool:
         """Whether `value` took the place of `staged`, the value this turn staged for `key`,

@@ -21,10 +21,11 @@ from ._auth import who_of
 from ._effects import deliver, outbox_items
 from ._errors import ForbiddenError, ObjectMovedError, ObjectNotFoundError
 from ._host import HostConfig
+from ._meta import Meta, StoredObject
 from ._metrics import record_outbox
 from ._requests import KeyedRequest, command_fingerprint
 from ._sidecar import SidecarClient
-from ._state import Meta, ObjectStore, StoredObject
+from ._state import ObjectStore
 
 log = logging.getLogger("resident.turn")
 

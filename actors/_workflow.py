@@ -22,8 +22,8 @@ from policies import DataTooLarge, Decision, Policy, TooDeep, WorkflowOutcome, W
 from ._auth import who_of
 from ._effects import outbox_items
 from ._errors import BadRequestError, ConflictError, ForbiddenError
+from ._meta import Meta, StoredObject
 from ._requests import KeyedRequest
-from ._state import Meta, StoredObject
 
 if TYPE_CHECKING:
     from ._turns import Turn

@@ -11,16 +11,12 @@ from actors._request_entries import ENTRY_LENGTH, SLOTS, Entry
 from actors._request_index import (
     MAX_SEGMENTS,
     RELOAD_COMPACTS,
-    TAIL_CHARS,
-    TAIL_ENTRIES,
     Compaction,
     Placement,
     RequestIndex,
     segment_numbers,
-    tail_items,
-    tail_records,
-    tail_seqs,
 )
+from actors._request_tail import TAIL_CHARS, TAIL_ENTRIES, tail_items, tail_records, tail_seqs
 
 
 def rid(n: int) -> str:

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from actors import HostConfig, ResidentObject
-from actors._request_index import TAIL_ENTRIES
 from actors._request_records import in_full
+from actors._request_tail import TAIL_ENTRIES
 from actors._requests import millis
 from actors._state import ObjectStore
 from policies import TrustStore, sign_policy, sign_token
