@@ -32,7 +32,8 @@ from ._messages import method_body
 from ._meta import StoredObject
 from ._metrics import COMMANDS, CYCLES, REFUSALS, record_actions, record_activation
 from ._portability import ExportRequest, export_object, import_object
-from ._requests import evaluate_fingerprint, key_of
+from ._request_fingerprints import evaluate_fingerprint
+from ._requests import key_of
 from ._serializer import OutOfRangeBody, TooDeepBody
 from ._sidecar import SidecarClient, SidecarError
 from ._state import ObjectStore

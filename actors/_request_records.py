@@ -5,23 +5,100 @@ A record is `{iss, sub, key, fingerprint, outcome, at}` (actors._requests). Besi
 (`[entry, record]`, actors._state) the caller is left out when it is the entry's `who`,
 and a command's outcome (`{result, applied, denied, errors, seq}`) keeps only `result` and
 `applied` when its refusals and errors are none, as the entry's are, and its seq is the
-entry's. When both are left out, as for every command applied for its caller, the record is
-the list `[key, fingerprint, at, result, applied]` (no field names: 40 bytes less), or
-`[key, fingerprint, at]` when the command applied and returned no result, as most do; else a
-dict of the fields kept. What is left out is taken back from the entry when the record is
-read, so a replay answers exactly what the first call did. Every byte counts: a keyed
-command's record is JSON-escaped three times on its way to the store, and was a third of its
-entry's size in full. A record in full (one written before, or whose outcome or caller the
-entry does not say) is read as it is. The wrapper itself, and which stored lineage values
-are one, is said here too (`entry_of`, `record_beside`).
+entry's. Most keyed commands apply with no result, for their caller, and their entry's
+`inputs` hold the very request (`command`, `params`) the fingerprint is of: such a record is
+its key alone, a string, and its time is its entry's (`key_alone`). Otherwise, when caller
+and outcome are both the entry's, the record is the list `[key, fingerprint, at, result,
+applied]` (no field names: 40 bytes less), or `[key, fingerprint, at]` when the command
+applied with no result; else a dict of the fields kept. What is left out is taken back from
+the entry when the record is read, so a replay answers exactly what the first call did. Every
+byte counts: a keyed command's record is JSON-escaped three times on its way to the store,
+and was a third of its entry's size in full. A record in full (one written before, or whose
+outcome or caller the entry does not say) is read as it is. The wrapper itself, and which
+stored lineage values are one, is said here too (`entry_of`, `record_beside`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from ._errors import BadRequestError
+from ._request_fingerprints import command_fingerprint
+
 COMMAND_OUTCOME = ("result", "applied", "denied", "errors", "seq")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MILLISECOND = timedelta(milliseconds=1)
+
+
+def entry_millis(entry: Mapping[str, Any]) -> int | None:
+    """The time of a lineage entry (RFC 3339, `time`) in whole milliseconds since the epoch,
+    or None when it has none: a record that is its key alone was made at this time."""
+    text = entry.get("time")
+    if type(text) is not str:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        return None
+    return (moment - _EPOCH) // _MILLISECOND
+
+
+def _floatless(value: Any) -> bool:
+    """Whether `value` holds no float: its canonical JSON (how a lineage entry stores its
+    `inputs`: 35.0 as 35) reads back with every type it had, so its fingerprint is the same."""
+    for item in value.values() if type(value) is dict else value:
+        kind = type(item)
+        if kind is float or ((kind is dict or kind is list) and not _floatless(item)):
+            return False
+    return True
+
+
+def key_alone(
+    entry: Mapping[str, Any],
+    iss: str,
+    sub: str,
+    command: tuple[str, Mapping[str, Any]],
+    outcome: Mapping[str, Any],
+) -> int | None:
+    """The entry's time (the record's), when `entry` says all of the record of `command`
+    (name, params) but its key: its caller is the entry's `who`, the request its `inputs`,
+    type for type, and the outcome a command's applied with no result, no refusals nor
+    errors, for the entry's seq. Else None: the record says more. One expression: every
+    keyed command comes through."""
+    inputs, who, seq = entry.get("inputs"), entry.get("who"), entry.get("seq")
+    name, params = command
+    if (
+        type(inputs) is dict
+        and type(who) is dict
+        and type(seq) is int
+        and outcome == {"result": None, "applied": True, "denied": [], "errors": [], "seq": seq}
+        and tuple(outcome) == COMMAND_OUTCOME  # in this order, as it is read back
+        and outcome["applied"] is True  # not 1 (equal to True)
+        and type(outcome["seq"]) is int  # not 7.0
+        and entry.get("denied") == []
+        and entry.get("errors") == []
+        and who.get("iss") == iss
+        and who.get("sub") == sub
+        and inputs.get("command") == name
+        and inputs.get("params") == params
+        and type(params) is dict
+        and _floatless(params)
+    ):
+        return entry_millis(entry)
+    return None
+
+
+def _entry_command(entry: Mapping[str, Any]) -> tuple[str, dict[str, Any]] | None:
+    """The command and params a lineage entry's `inputs` record, if it records one."""
+    inputs = entry.get("inputs")
+    if type(inputs) is not dict:
+        return None
+    name, params = inputs.get("command"), inputs.get("params")
+    return (name, params) if type(name) is str and type(params) is dict else None
 
 
 def _says_outcome(outcome: object, entry: Mapping[str, Any]) -> bool:
@@ -89,6 +166,8 @@ def in_full(stored: object, entry: object) -> dict[str, Any] | None:
         return None
     who = entry.get("who")
     who = who if isinstance(who, dict) else {}
+    if isinstance(stored, str):
+        return _from_key(stored, entry, who)
     if isinstance(stored, list):
         return _from_list(stored, entry, who)
     if not isinstance(stored, dict):
@@ -131,6 +210,25 @@ def _from_list(
     }
 
 
+def _from_key(key: str, entry: dict[str, Any], who: dict[str, Any]) -> dict[str, Any] | None:
+    """The record stored as its key alone: the rest is its entry's (`key_alone`)."""
+    command, at = _entry_command(entry), entry_millis(entry)
+    if command is None or at is None:
+        return None
+    try:
+        fingerprint = command_fingerprint(*command)
+    except BadRequestError:  # NaN in a stored entry: not one this host wrote
+        return None
+    return {
+        "iss": who.get("iss"),
+        "sub": who.get("sub"),
+        "key": key,
+        "fingerprint": fingerprint,
+        "outcome": _command_outcome(None, True, entry),
+        "at": at,
+    }
+
+
 def entry_of(value: object) -> object:
     """The lineage entry a stored value holds: itself (an entry is a dict with `seq`), or
     the entry of a wrapper that also carries an idempotency record: `[entry, record]`, or
@@ -150,3 +248,17 @@ def record_beside(value: object) -> dict[str, Any] | None:
     if not isinstance(value, dict) or "seq" in value:
         return None
     return in_full(value.get("request"), value.get("entry"))
+
+
+def name_beside(value: object) -> dict[str, Any] | None:
+    """`{iss, sub, key, at}` of the record a stored lineage value carries, if any: what an
+    activation reads back to index it (up to 64 of them), without its fingerprint."""
+    if isinstance(value, list) and len(value) == 2 and isinstance(value[1], str):
+        entry = value[0]
+        if not isinstance(entry, dict) or _entry_command(entry) is None:
+            return None
+        who, at = entry.get("who"), entry_millis(entry)
+        if not isinstance(who, dict) or at is None:
+            return None
+        return {"iss": who.get("iss"), "sub": who.get("sub"), "key": value[1], "at": at}
+    return record_beside(value)

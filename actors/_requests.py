@@ -18,18 +18,17 @@ records kept in slots, the oldest dropped first. They travel in export bundles
 A record rides in the stored value of the lineage entry its turn wrote, else (an `evaluate`
 that changed nothing, an import) in a ring of slots; an index (actors._request_index, kept
 parsed for the activation) says which record is where. So a keyed command reads nothing more
-than an unkeyed one and writes no more keys: its record (with its time, and only what the
-entry does not say: actors._request_records) goes beside its entry, the index's tail in `meta`
-names that entry's seq (consecutive ones as a run), and once per 65 records the tail is
-compacted into a segment of the index.
+than an unkeyed one and writes no more keys: its record (only what the entry does not say,
+most often its key alone: actors._request_records) goes beside its entry, the index's tail in
+`meta` names that entry's seq (consecutive ones as a run), and once per 65 records the tail is
+compacted into a segment of the index. A fresh key's turn computes no fingerprint when its
+entry says the request (actors._request_fingerprints).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
@@ -37,7 +36,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from ._errors import BadRequestError, ObjectError
 from ._request_entries import Entry
 from ._request_index import Placement, RequestIndex, record_id
-from ._request_records import beside_entry
+from ._request_records import beside_entry, key_alone
 from ._serializer import EncodedJSON
 
 if TYPE_CHECKING:
@@ -88,45 +87,6 @@ def key_of(request: Mapping[str, Any]) -> str | None:
     return valid_key(key)
 
 
-# Built once: `json.dumps` with options builds a new encoder on every call (~1.5 µs each).
-_SORTED = json.JSONEncoder(sort_keys=True, separators=(",", ":"), allow_nan=False)
-# And CPython's C encoder behind it, built once too: `JSONEncoder.encode` builds one per call,
-# half the cost of a fingerprint. The same text; no cycle check (a request is decoded JSON).
-_C_ENCODER: Callable[..., Callable[[object, int], Iterable[str]]] | None = getattr(
-    json.encoder, "c_make_encoder", None
-)
-_SORTED_C = (
-    None
-    if _C_ENCODER is None
-    else _C_ENCODER(
-        None, _SORTED.default, json.encoder.encode_basestring_ascii, None, ":", ",",
-        True, False, False,
-    )
-)  # fmt: skip
-
-
-def _sorted_json(value: object) -> str:
-    return _SORTED.encode(value) if _SORTED_C is None else "".join(_SORTED_C(value, 0))
-
-
-def _digest(value: object) -> str:
-    """SHA-256 of `value`'s JSON with sorted keys: the same request gives the same digest
-    (a retry re-sends the same JSON), at a fraction of RFC 8785's pure-Python cost."""
-    try:
-        text = _sorted_json(value)
-    except ValueError as exc:  # NaN or Infinity: the SDK's JSON decoder lets them through
-        raise BadRequestError(f"the request is not plain JSON: {exc}") from exc
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def command_fingerprint(name: str, params: Mapping[str, Any]) -> str:
-    return _digest({"name": name, "params": params})
-
-
-def evaluate_fingerprint() -> str:
-    return _digest({"method": "evaluate"})
-
-
 def millis(moment: datetime) -> int:
     """A moment as whole milliseconds since the epoch (exact, unlike a float timestamp)."""
     return (moment - _EPOCH) // _MILLISECOND
@@ -167,18 +127,22 @@ class RecordStore(Protocol):
 @dataclass(slots=True)
 class KeyedRequest:
     """One keyed request inside its turn: the outcome it may replay, and how it is recorded.
-    Its time is the turn's: read once, when the request is opened (actors._turns)."""
+    Its time is the turn's: read once, when the request is opened (actors._turns). Its
+    fingerprint is computed when needed: most records are their key alone (their entry says
+    the request), and a fresh key is not compared."""
 
     store: RecordStore
     index: RequestIndex
     iss: str
     sub: str
     key: str
-    fingerprint: str
     rid: str
-    at: int  # when the turn began, in milliseconds since the epoch: the record's time
+    at: int  # when the turn began, in milliseconds since the epoch
     horizon: int  # records made before this have expired
     max_keys: int
+    digest: Callable[[], str]  # the request's fingerprint (actors._request_fingerprints)
+    command: tuple[str, Mapping[str, Any]] | None  # (name, params) of a command
+    _fingerprint: str | None = None
 
     @classmethod
     def of(
@@ -187,18 +151,25 @@ class KeyedRequest:
         index: RequestIndex,
         caller: Mapping[str, Any],
         key: str,
-        fingerprint: str,
+        digest: Callable[[], str],
         now: datetime,
         window_ms: int,
         max_keys: int,
+        command: tuple[str, Mapping[str, Any]] | None = None,
     ) -> KeyedRequest:
-        """`index`: the object's, as this turn loaded it; `window_ms`: how long records are
-        kept, in milliseconds."""
+        """`index`: the object's, as this turn loaded it; `digest`: computes the request's
+        fingerprint; `window_ms`: how long records are kept, in milliseconds; `command`:
+        the command's name and params, when the request is one."""
         iss, sub = str(caller.get("iss", "")), str(caller.get("sub", ""))
         at = (now - _EPOCH) // _MILLISECOND  # `millis`, without its frame
-        horizon = at - window_ms
         rid = record_id(iss, sub, key)
-        return cls(store, index, iss, sub, key, fingerprint, rid, at, horizon, max_keys)
+        return cls(store, index, iss, sub, key, rid, at, at - window_ms, max_keys, digest, command)
+
+    @property
+    def fingerprint(self) -> str:
+        if self._fingerprint is None:
+            self._fingerprint = self.digest()
+        return self._fingerprint
 
     def seen(self) -> bool:
         """Whether a record of this request's key may be kept (then `replay` reads it): a
@@ -229,8 +200,9 @@ class KeyedRequest:
 
     async def stage(self, outcome: Mapping[str, Any], *, meta: Meta) -> None:
         """Stage the record beside the turn's other writes (one transaction): beside the
-        lineage entry the turn wrote (only what the entry does not say), else in a slot; the
-        index's tail in `meta`; past a bound the expired and the oldest records go."""
+        lineage entry the turn wrote (only what the entry does not say: often the key
+        alone), else in a slot; the index's tail in `meta`; past a bound the expired and the
+        oldest records go."""
         store, seq = self.store, meta.seq
         entry = store.staged_entry(seq)
         if entry is None:  # a slot's record counts against the byte bound as stored
@@ -249,11 +221,16 @@ class KeyedRequest:
             await store.stage_request_record(placement, record, meta)
             return
         # The index's tail names it by seq: an activation reads its time back from it.
-        stored = beside_entry(
-            entry, self.iss, self.sub, self.key, self.fingerprint, self.at, outcome
-        )
+        command, iss, sub = self.command, self.iss, self.sub
+        at = None if command is None else key_alone(entry, iss, sub, command, outcome)
+        stored: object
+        if at is None:
+            at = self.at
+            stored = beside_entry(entry, iss, sub, self.key, self.fingerprint, at, outcome)
+        else:
+            stored = self.key
         placement = self.index.record(
-            self.rid, self.at, 0, self.horizon, self.max_keys, MAX_TABLE_BYTES, seq
+            self.rid, at, 0, self.horizon, self.max_keys, MAX_TABLE_BYTES, seq
         )
         if not store.stage_beside(placement, entry, stored, meta):
             await store.stage_request_record(placement, stored, meta)

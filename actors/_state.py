@@ -32,7 +32,7 @@ from ._request_index import (
     record_name,
     segment_numbers,
 )
-from ._request_records import entry_of, record_beside
+from ._request_records import entry_of, name_beside, record_beside
 from ._request_tail import tail_seqs
 from ._turnlock import fenced
 
@@ -203,7 +203,7 @@ class ObjectStore:
         self._forget(keys)
         found = {}
         for seq, (_, value) in zip(seqs, values, strict=True):
-            named = record_name(record_beside(value))
+            named = record_name(name_beside(value))
             if named is not None:
                 found[seq] = named
         return found

@@ -23,7 +23,8 @@ from ._errors import ForbiddenError, ObjectMovedError, ObjectNotFoundError
 from ._host import HostConfig
 from ._meta import Meta, StoredObject
 from ._metrics import record_outbox
-from ._requests import KeyedRequest, command_fingerprint
+from ._request_fingerprints import command_fingerprint
+from ._requests import KeyedRequest
 from ._sidecar import SidecarClient
 from ._state import ObjectStore
 
@@ -299,7 +300,11 @@ class Turn:
         policy = self.policy_of(stored)
         policy.check_caller(caller)
         keyed = await self.keyed(
-            caller, request_id, lambda: command_fingerprint(name, params), meta=stored.meta
+            caller,
+            request_id,
+            lambda: command_fingerprint(name, params),
+            meta=stored.meta,
+            command=(name, params),
         )
         if keyed is not None and keyed.seen() and (earlier := await keyed.replay()):
             return earlier
@@ -323,9 +328,11 @@ class Turn:
         fingerprint: Callable[[], str],
         *,
         meta: Meta,
+        command: tuple[str, Mapping[str, Any]] | None = None,
     ) -> KeyedRequest | None:
-        """The request's record of this turn, when it carries an idempotency key (only then
-        is the request's `fingerprint` computed); `meta`: the object as this turn loaded it."""
+        """The request's record of this turn, when it carries an idempotency key (`fingerprint`
+        computes the request's, when it is needed); `meta`: the object as this turn loaded
+        it; `command`: its name and params, when the request is a command."""
         if key is None:
             return None
         store, host = self.store, self.host
@@ -337,10 +344,11 @@ class Turn:
             index,
             caller,
             key,
-            fingerprint(),
+            fingerprint,
             host.clock.now(),
             host.idempotency_window_ms,
             host.idempotency_max_keys,
+            command,
         )
 
     @staticmethod

@@ -8,7 +8,8 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from actors._request_records import beside_entry, in_full
+from actors._request_fingerprints import command_fingerprint
+from actors._request_records import beside_entry, in_full, key_alone, name_beside
 
 ENTRY = {"seq": 7, "who": {"iss": "https://a.example", "sub": "ops"}, "denied": [], "errors": []}
 RECORD = {
@@ -60,10 +61,72 @@ def test_what_the_entry_does_not_say_is_kept() -> None:
     assert in_full(beside_entry(ENTRY, **other_seq), ENTRY) == other_seq
 
 
+SAYS_ALL = {
+    **ENTRY,
+    "time": "2026-12-03T10:00:00.123456Z",
+    "inputs": {"trigger": "command", "command": "add", "params": {"by": 2, "tags": ["a", {}]}},
+}
+APPLIED = {"result": None, "applied": True, "denied": [], "errors": [], "seq": 7}
+ADD = ("add", {"by": 2, "tags": ["a", {}]})
+
+
+def test_a_record_its_entry_says_all_of_is_its_key_alone() -> None:
+    at = key_alone(SAYS_ALL, "https://a.example", "ops", ADD, APPLIED)
+    assert at == 1_796_292_000_123  # the entry's time, in whole milliseconds
+    record = in_full(json.loads(json.dumps("k-1")), json.loads(json.dumps(SAYS_ALL)))
+    expected = {
+        "iss": "https://a.example",
+        "sub": "ops",
+        "key": "k-1",
+        "fingerprint": command_fingerprint(*ADD),
+        "outcome": APPLIED,
+        "at": at,
+    }
+    assert json.dumps(record) == json.dumps(expected)  # same values, types and key order
+    stored = ["k-1", "f" * 64, at]  # what an activation reads back to index either form
+    named = {k: expected[k] for k in ("iss", "sub", "key", "at")}
+    assert name_beside([SAYS_ALL, "k-1"]) == named
+    assert {k: v for k, v in (name_beside([SAYS_ALL, stored]) or {}).items() if k in named} == named
+
+
+def test_a_record_says_more_when_its_entry_does_not_say_it_all() -> None:
+    caller = ("https://a.example", "ops")
+    assert key_alone(SAYS_ALL, *caller, ("add", {"by": 2.0, "tags": ["a", {}]}), APPLIED) is None
+    assert (
+        key_alone(SAYS_ALL, *caller, ("add", {"by": 2, "tags": ["a", {"x": 0.5}]}), APPLIED) is None
+    )
+    assert key_alone(SAYS_ALL, *caller, ("add", {"by": 3, "tags": ["a", {}]}), APPLIED) is None
+    assert key_alone(SAYS_ALL, *caller, ("sub", ADD[1]), APPLIED) is None
+    assert key_alone(SAYS_ALL, "https://a.example", "other", ADD, APPLIED) is None
+    for outcome in (
+        {**APPLIED, "result": {"n": 1}},
+        {**APPLIED, "applied": False},
+        {**APPLIED, "applied": 1},
+        {**APPLIED, "denied": [{"action": "x"}]},
+        {**APPLIED, "seq": 6},
+        {**APPLIED, "seq": 7.0},
+        {"seq": 7, "result": None, "applied": True, "denied": [], "errors": []},
+        {**APPLIED, "extra": 1},
+    ):
+        assert key_alone(SAYS_ALL, *caller, ADD, outcome) is None, outcome
+    for entry in (
+        {k: v for k, v in SAYS_ALL.items() if k != "inputs"},
+        {k: v for k, v in SAYS_ALL.items() if k != "time"},
+        {**SAYS_ALL, "time": "yesterday"},
+        {**SAYS_ALL, "who": "ops"},
+    ):
+        assert key_alone(entry, *caller, ADD, APPLIED) is None
+        assert name_beside([entry, "k-1"]) is None
+        record = in_full("k-1", entry)
+        assert record is None or (record["iss"], record["sub"]) == (None, None)  # no caller's
+    nan = {**SAYS_ALL, "inputs": {"command": "add", "params": {"by": float("nan")}}}
+    assert in_full("k-1", nan) is None  # not an entry this host wrote: no record
+
+
 def test_a_record_written_in_full_reads_as_it_is_and_garbage_as_none() -> None:
     full = {k: v for k, v in RECORD.items()}
     assert in_full(full, ENTRY) == RECORD
-    assert in_full("garbage", ENTRY) is None
+    assert in_full("garbage", ENTRY) is None  # a key alone, but the entry has no request
     assert in_full(["k", "f" * 64, 1, None], ENTRY) is None  # neither three fields nor five
     assert in_full({"key": "k"}, "garbage") is None
     assert in_full({"key": "k"}, ENTRY) == {  # no outcome: nothing to replay

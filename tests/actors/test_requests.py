@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from actors import HostConfig, ResidentObject
+from actors._request_fingerprints import command_fingerprint
 from actors._request_records import in_full
 from actors._request_tail import TAIL_ENTRIES
 from actors._requests import millis
@@ -89,6 +90,26 @@ async def test_a_repeat_returns_the_first_outcome_and_applies_nothing() -> None:
     assert stored(sidecar, "meta")["seq"] == 3
     assert (await command(actor, "r-2"))["seq"] == 4
     assert stored(sidecar, "data") == {"count": 2}
+
+
+async def test_a_record_is_bound_to_its_request_type_for_type_whichever_form_it_is_stored_in() -> (
+    None
+):
+    """A record its entry says all of is stored as its key alone, its request read back from
+    the entry's inputs; those hold canonical JSON (2.0 as 2), so a command with a float in its
+    params keeps its fingerprint in the record. Either way a new activation replays the same
+    request and refuses another under the same key: 2 and 2.0 are different requests."""
+    sidecar, actor = await installed()
+    whole = await command(actor, "k-int", name="add", params={"by": 2})
+    floated = await command(actor, "k-float", name="add", params={"by": 2.0})
+    assert stored(sidecar, f"lineage-{whole['seq']:010d}")[1] == "k-int"
+    assert isinstance(stored(sidecar, f"lineage-{floated['seq']:010d}")[1], list)
+    for key, same, other in (("k-int", 2, 2.0), ("k-float", 2.0, 2)):
+        again = await command(activation(sidecar), key, name="add", params={"by": same})
+        assert again == {**(whole if key == "k-int" else floated), "replayed": True}
+        refused = await command(activation(sidecar), key, name="add", params={"by": other})
+        assert refused["error"]["code"] == "idempotency_key_reused"
+    assert stored(sidecar, "data") == {"count": 4}
 
 
 async def test_request_id_is_the_keys_older_name() -> None:
@@ -240,19 +261,16 @@ async def test_a_keyed_command_writes_no_key_an_unkeyed_one_does_not() -> None:
         )
         beside = stored(sidecar, entry_key)
         assert len(beside) == 2  # [entry, record]
-        # Only what the entry does not say: not the caller, nor the outcome's seq and lists,
-        # nor (the command applied and returned nothing) its result.
-        key, fingerprint, at = beside[1]
-        assert (key, at, result["result"], result["applied"]) == (
-            f"k-{n}",
-            millis(clock.moment),
-            None,
-            True,
-        )
-        assert len(fingerprint) == 64
+        # Only what the entry does not say: not the caller, nor the outcome (the command
+        # applied for its caller and returned nothing), nor the request (the entry's inputs
+        # hold it) and its time (the entry's): the key alone.
+        assert beside[1] == f"k-{n}"
+        assert (result["result"], result["applied"]) == (None, True)
         record = in_full(beside[1], beside[0])
         assert record is not None
         assert record["outcome"] == {k: v for k, v in result.items() if k != "replayed"}
+        assert record["fingerprint"] == command_fingerprint("increment", {})
+        assert record["at"] == millis(clock.moment)
         caller = ("https://issuer.example", "ops", f"k-{n}")
         assert (record["iss"], record["sub"], record["key"]) == caller
     assert base_writes == 200 // (TAIL_ENTRIES + 1)

@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from actors import PlainJSONSerializer
-from actors._requests import _sorted_json, command_fingerprint
+from actors._request_fingerprints import command_fingerprint, sorted_json
 from actors._serializer import EncodedJSON, StateJSONSerializer
 
 JSON = st.recursive(
@@ -55,7 +55,7 @@ def test_a_fingerprint_hashes_the_sorted_json_byte_for_byte(value: Any) -> None:
     """Hosts compare fingerprints across moves: the built-once encoder writes exactly what
     `json.dumps(..., sort_keys=True)` writes."""
     expected = json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)
-    assert _sorted_json(value) == expected
+    assert sorted_json(value) == expected
     assert (
         command_fingerprint("c", value)
         == hashlib.sha256(
