@@ -173,10 +173,12 @@ class ObjectStore:
         meta, its newest `max_keys`. Parsed once per stored header and tail, then changed in
         place by the turns that record (the SDK's cache hands back the values they wrote)."""
         _, header = await self._state.try_get_state(REQUEST_INDEX_KEY)
+        # Kept only in the memo: the SDK walks every cached key at every save.
+        self._forget([REQUEST_INDEX_KEY])
         _, meta = await self._state.try_get_state(META_KEY)
         tail = meta.get("requests_tail", "") if isinstance(meta, dict) else ""
         memo = self._index_memo
-        if memo is None or memo.header is not header or memo.tail != tail or memo.bound != max_keys:
+        if memo is None or memo.header != header or memo.tail != tail or memo.bound != max_keys:
             numbers = segment_numbers(header) or []
             keys = [segment_key(number) for number in numbers]
             texts, beside = await asyncio.gather(
@@ -288,8 +290,8 @@ class ObjectStore:
 
     async def _stage_compaction(self, compaction: Compaction) -> list[int]:
         """Stage a compaction's new segment (written once, read by the next activation:
-        dropped from the SDK's cache after commit), its header and its deletions; the staged
-        header (the object the SDK's cache will hand back)."""
+        dropped from the SDK's cache after commit), its header (kept in the memo) and its
+        deletions; the staged header."""
         if compaction.segment is not None:
             number, text = compaction.segment
             await self._state.set_state(segment_key(number), text)
@@ -299,6 +301,7 @@ class ObjectStore:
             await self._state.try_remove_state(segment_key(number))
         header = compaction.header
         await self._state.set_state(REQUEST_INDEX_KEY, header)
+        self._written_entries.append(REQUEST_INDEX_KEY)  # kept in the memo, not the SDK's cache
         return header
 
     async def replace_request_records(
