@@ -96,6 +96,8 @@ bench: setup
 	@for b in bench/bench_*.py; do [ $$b = bench/bench_service.py ] && continue; \
 		[ $$b = bench/bench_replicas.py ] && continue; \
 		echo "== $$b"; $(PY) $$b || exit 1; done
+	@echo "== bench/bench_idempotency.py --sidecar daprd"; \
+		$(PY) bench/bench_idempotency.py --sidecar daprd
 	@echo "== bench/bench_service.py --sidecar localdapr --objects 2000"; \
 		$(PY) bench/bench_service.py --sidecar localdapr --objects 2000
 	@echo "== bench/bench_service.py --sidecar daprd --objects 1000"; \

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from actors._request_fingerprints import command_fingerprint
 from actors._request_records import beside_entry, in_full, key_alone, name_beside
+from policies import canonical_json
 
 ENTRY = {"seq": 7, "who": {"iss": "https://a.example", "sub": "ops"}, "denied": [], "errors": []}
 RECORD = {
@@ -186,3 +187,43 @@ def test_every_record_reads_back_exactly_as_it_was_recorded(
     stored = json.loads(json.dumps(beside_entry(entry, **record)))
     again = in_full(stored, json.loads(json.dumps(entry)))
     assert json.dumps(again) == json.dumps(record)  # same values, types and key order
+
+
+PARAMS = st.dictionaries(
+    st.text(max_size=3),
+    st.recursive(
+        st.none()
+        | st.booleans()
+        | st.integers(-(2**53) + 1, 2**53 - 1)
+        | st.floats(allow_nan=False, allow_infinity=False)
+        | st.text(max_size=5),
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner),
+        max_leaves=6,
+    ),
+    max_size=4,
+)
+
+
+@given(PARAMS)
+def test_a_key_alone_reads_back_the_fingerprint_of_the_request_it_was_made_for(
+    params: dict[str, Any],
+) -> None:
+    """An entry stores its inputs as canonical JSON (2.0 as 2, -0.0 as 0): a record is its key
+    alone only when the request read back from there has the request's own fingerprint."""
+    inputs = {"trigger": "command", "command": "add", "params": params}
+    entry = {**SAYS_ALL, "inputs": json.loads(canonical_json(inputs))}
+    at = key_alone(entry, "https://a.example", "ops", ("add", params), APPLIED)
+    if at is None:
+        assert any(isinstance(v, float) for v in _leaves(params))
+        return
+    record = in_full("k-1", entry)
+    assert record is not None
+    assert record["fingerprint"] == command_fingerprint("add", params)
+
+
+def _leaves(value: Any) -> list[Any]:
+    if isinstance(value, dict):
+        return [leaf for item in value.values() for leaf in _leaves(item)]
+    if isinstance(value, list):
+        return [leaf for item in value for leaf in _leaves(item)]
+    return [value]
