@@ -32,7 +32,6 @@ from ._messages import method_body
 from ._meta import StoredObject
 from ._metrics import COMMANDS, CYCLES, REFUSALS, record_actions, record_activation
 from ._portability import ExportRequest, export_object, import_object
-from ._request_fingerprints import evaluate_fingerprint
 from ._requests import key_of
 from ._serializer import OutOfRangeBody, TooDeepBody
 from ._sidecar import SidecarClient, SidecarError
@@ -301,7 +300,7 @@ class ResidentObject(Actor, ResidentObjectInterface, Remindable):
         policy.check_caller(caller)
         if not policy.allows("evaluate", caller, object_id=self.object_id, data=stored.data):
             raise ForbiddenError("the policy's `evaluate` permission denies this caller")
-        keyed = await turn.keyed(caller, key_of(request), evaluate_fingerprint, meta=stored.meta)
+        keyed = await turn.keyed(caller, key_of(request), meta=stored.meta)
         if keyed is not None and keyed.seen() and (earlier := await keyed.replay()):
             return earlier
         return await run_cycle(turn, who=who_of(caller), forced=True, keyed=keyed)

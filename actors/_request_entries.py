@@ -9,8 +9,12 @@ three times on its way to the store.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
+# A record's time: whole milliseconds since the epoch (exact, unlike a float timestamp).
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MILLISECOND = timedelta(milliseconds=1)
 RID_LENGTH = 16
 TIME_LENGTH = 11
 SIZE_LENGTH = 6

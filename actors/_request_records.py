@@ -21,15 +21,14 @@ stored lineage values are one, is said here too (`entry_of`, `record_beside`).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from ._errors import BadRequestError
+from ._request_entries import EPOCH, MILLISECOND
 from ._request_fingerprints import command_fingerprint
 
 COMMAND_OUTCOME = ("result", "applied", "denied", "errors", "seq")
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MILLISECOND = timedelta(milliseconds=1)
 
 
 def entry_millis(entry: Mapping[str, Any]) -> int | None:
@@ -44,7 +43,7 @@ def entry_millis(entry: Mapping[str, Any]) -> int | None:
         return None
     if moment.tzinfo is None:
         return None
-    return (moment - _EPOCH) // _MILLISECOND
+    return (moment - EPOCH) // MILLISECOND
 
 
 def _floatless(value: Any) -> bool:
@@ -69,11 +68,9 @@ def key_alone(
     type for type, and the outcome a command's applied with no result, no refusals nor
     errors, for the entry's seq. Else None: the record says more. One expression: every
     keyed command comes through."""
-    inputs, who, seq = entry.get("inputs"), entry.get("who"), entry.get("seq")
-    name, params = command
+    who, seq, params = entry.get("who"), entry.get("seq"), command[1]
     if (
-        type(inputs) is dict
-        and type(who) is dict
+        type(who) is dict
         and type(seq) is int
         and outcome == {"result": None, "applied": True, "denied": [], "errors": [], "seq": seq}
         and tuple(outcome) == COMMAND_OUTCOME  # in this order, as it is read back
@@ -83,9 +80,8 @@ def key_alone(
         and entry.get("errors") == []
         and who.get("iss") == iss
         and who.get("sub") == sub
-        and inputs.get("command") == name
-        and inputs.get("params") == params
         and type(params) is dict
+        and _entry_command(entry) == command
         and _floatless(params)
     ):
         return entry_millis(entry)

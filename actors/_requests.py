@@ -28,13 +28,14 @@ entry says the request (actors._request_fingerprints).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ._errors import BadRequestError, ObjectError
-from ._request_entries import Entry
+from ._request_entries import EPOCH, MILLISECOND, Entry
+from ._request_fingerprints import command_fingerprint, evaluate_fingerprint
 from ._request_index import Placement, RequestIndex, record_id
 from ._request_records import beside_entry, key_alone
 from ._serializer import EncodedJSON
@@ -51,8 +52,6 @@ MAX_TABLE_BYTES = 8 * 1024 * 1024
 # whitespace, quotes or control characters reach the state store or a log line.
 KEY_PATTERN = re.compile(rf"[A-Za-z0-9._:+/=\-]{{1,{MAX_KEY_LENGTH}}}")
 KEY_RULE = f"1 to {MAX_KEY_LENGTH} letters, digits or `. _ : + / = -`"
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MILLISECOND = timedelta(milliseconds=1)
 
 
 class IdempotencyKeyReusedError(ObjectError):
@@ -89,12 +88,12 @@ def key_of(request: Mapping[str, Any]) -> str | None:
 
 def millis(moment: datetime) -> int:
     """A moment as whole milliseconds since the epoch (exact, unlike a float timestamp)."""
-    return (moment - _EPOCH) // _MILLISECOND
+    return (moment - EPOCH) // MILLISECOND
 
 
 def moment(millis_since_epoch: int) -> datetime:
     """The inverse of `millis`."""
-    return _EPOCH + millis_since_epoch * _MILLISECOND
+    return EPOCH + millis_since_epoch * MILLISECOND
 
 
 def stamp(moment: datetime) -> str:
@@ -140,8 +139,7 @@ class KeyedRequest:
     at: int  # when the turn began, in milliseconds since the epoch
     horizon: int  # records made before this have expired
     max_keys: int
-    digest: Callable[[], str]  # the request's fingerprint (actors._request_fingerprints)
-    command: tuple[str, Mapping[str, Any]] | None  # (name, params) of a command
+    command: tuple[str, Mapping[str, Any]] | None  # (name, params) of a command, else evaluate
     _fingerprint: str | None = None
 
     @classmethod
@@ -151,24 +149,26 @@ class KeyedRequest:
         index: RequestIndex,
         caller: Mapping[str, Any],
         key: str,
-        digest: Callable[[], str],
         now: datetime,
         window_ms: int,
         max_keys: int,
         command: tuple[str, Mapping[str, Any]] | None = None,
     ) -> KeyedRequest:
-        """`index`: the object's, as this turn loaded it; `digest`: computes the request's
-        fingerprint; `window_ms`: how long records are kept, in milliseconds; `command`:
-        the command's name and params, when the request is one."""
+        """`index`: the object's, as this turn loaded it; `window_ms`: how long records are
+        kept, in milliseconds; `command`: the command's name and params (None: `evaluate`)."""
         iss, sub = str(caller.get("iss", "")), str(caller.get("sub", ""))
-        at = (now - _EPOCH) // _MILLISECOND  # `millis`, without its frame
+        at = (now - EPOCH) // MILLISECOND  # `millis`, without its frame
         rid = record_id(iss, sub, key)
-        return cls(store, index, iss, sub, key, rid, at, at - window_ms, max_keys, digest, command)
+        return cls(store, index, iss, sub, key, rid, at, at - window_ms, max_keys, command)
 
     @property
     def fingerprint(self) -> str:
+        """What the request asked, digested (actors._request_fingerprints); computed once."""
         if self._fingerprint is None:
-            self._fingerprint = self.digest()
+            command = self.command
+            self._fingerprint = (
+                evaluate_fingerprint() if command is None else command_fingerprint(*command)
+            )
         return self._fingerprint
 
     def seen(self) -> bool:

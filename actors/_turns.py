@@ -9,7 +9,7 @@ activate an id twice, so all that matters lives in the store.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -23,7 +23,6 @@ from ._errors import ForbiddenError, ObjectMovedError, ObjectNotFoundError
 from ._host import HostConfig
 from ._meta import Meta, StoredObject
 from ._metrics import record_outbox
-from ._request_fingerprints import command_fingerprint
 from ._requests import KeyedRequest
 from ._sidecar import SidecarClient
 from ._state import ObjectStore
@@ -299,13 +298,7 @@ class Turn:
         self.ensure_active(stored)
         policy = self.policy_of(stored)
         policy.check_caller(caller)
-        keyed = await self.keyed(
-            caller,
-            request_id,
-            lambda: command_fingerprint(name, params),
-            meta=stored.meta,
-            command=(name, params),
-        )
+        keyed = await self.keyed(caller, request_id, meta=stored.meta, command=(name, params))
         if keyed is not None and keyed.seen() and (earlier := await keyed.replay()):
             return earlier
         if workflow_events and name in policy.workflow_events:
@@ -325,14 +318,12 @@ class Turn:
         self,
         caller: Mapping[str, Any],
         key: str | None,
-        fingerprint: Callable[[], str],
         *,
         meta: Meta,
         command: tuple[str, Mapping[str, Any]] | None = None,
     ) -> KeyedRequest | None:
-        """The request's record of this turn, when it carries an idempotency key (`fingerprint`
-        computes the request's, when it is needed); `meta`: the object as this turn loaded
-        it; `command`: its name and params, when the request is a command."""
+        """The request's record of this turn, when it carries an idempotency key; `meta`: the
+        object as this turn loaded it; `command`: its name and params (else: `evaluate`)."""
         if key is None:
             return None
         store, host = self.store, self.host
@@ -344,7 +335,6 @@ class Turn:
             index,
             caller,
             key,
-            fingerprint,
             host.clock.now(),
             host.idempotency_window_ms,
             host.idempotency_max_keys,
