@@ -301,7 +301,7 @@ class ResidentObject(Actor, ResidentObjectInterface, Remindable):
         if not policy.allows("evaluate", caller, object_id=self.object_id, data=stored.data):
             raise ForbiddenError("the policy's `evaluate` permission denies this caller")
         keyed = await turn.keyed(caller, key_of(request), meta=stored.meta)
-        if keyed is not None and keyed.seen() and (earlier := await keyed.replay()):
+        if keyed is not None and not keyed.fresh and (earlier := await keyed.replay()):
             return earlier
         return await run_cycle(turn, who=who_of(caller), forced=True, keyed=keyed)
 

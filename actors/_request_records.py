@@ -62,13 +62,17 @@ def key_alone(
     sub: str,
     command: tuple[str, Mapping[str, Any]],
     outcome: Mapping[str, Any],
+    at: int | None = None,
 ) -> int | None:
     """The entry's time (the record's), when `entry` says all of the record of `command`
     (name, params) but its key: its caller is the entry's `who`, the request its `inputs`,
     type for type, and the outcome a command's applied with no result, no refusals nor
-    errors, for the entry's seq. Else None: the record says more. One expression: every
-    keyed command comes through."""
-    who, seq, params = entry.get("who"), entry.get("seq"), command[1]
+    errors, for the entry's seq. Else None: the record says more. `at`: the entry's time in
+    milliseconds when the caller knows it (its turn stamped the entry with the clock reading
+    the request was opened with), which spares parsing it back; else read from the entry.
+    One expression: every keyed command comes through."""
+    name, params = command
+    who, seq, inputs = entry.get("who"), entry.get("seq"), entry.get("inputs")
     if (
         type(who) is dict
         and type(seq) is int
@@ -81,10 +85,13 @@ def key_alone(
         and who.get("iss") == iss
         and who.get("sub") == sub
         and type(params) is dict
-        and _entry_command(entry) == command
+        and type(inputs) is dict  # `_entry_command`, without its frame
+        and type(name) is str
+        and inputs.get("command") == name
+        and inputs.get("params") == params
         and _floatless(params)
     ):
-        return entry_millis(entry)
+        return entry_millis(entry) if at is None else at
     return None
 
 

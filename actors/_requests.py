@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -123,28 +122,20 @@ class RecordStore(Protocol):
     ) -> None: ...
 
 
-@dataclass(slots=True)
 class KeyedRequest:
     """One keyed request inside its turn: the outcome it may replay, and how it is recorded.
     Its time is the turn's: read once, when the request is opened (actors._turns). Its
     fingerprint is computed when needed: most records are their key alone (their entry says
-    the request), and a fresh key is not compared."""
+    the request), and a fresh key is not compared. Opened by one constructor call, without
+    a factory's frame: every keyed command opens one."""
 
-    store: RecordStore
-    index: RequestIndex
-    iss: str
-    sub: str
-    key: str
-    rid: str
-    at: int  # when the turn began, in milliseconds since the epoch
-    horizon: int  # records made before this have expired
-    max_keys: int
-    command: tuple[str, Mapping[str, Any]] | None  # (name, params) of a command, else evaluate
-    _fingerprint: str | None = None
+    __slots__ = (
+        "_fingerprint", "at", "command", "fresh", "horizon", "index", "iss", "key", "max_keys",
+        "rid", "store", "sub",
+    )  # fmt: skip
 
-    @classmethod
-    def of(
-        cls,
+    def __init__(
+        self,
         store: RecordStore,
         index: RequestIndex,
         caller: Mapping[str, Any],
@@ -153,13 +144,22 @@ class KeyedRequest:
         window_ms: int,
         max_keys: int,
         command: tuple[str, Mapping[str, Any]] | None = None,
-    ) -> KeyedRequest:
-        """`index`: the object's, as this turn loaded it; `window_ms`: how long records are
-        kept, in milliseconds; `command`: the command's name and params (None: `evaluate`)."""
-        iss, sub = str(caller.get("iss", "")), str(caller.get("sub", ""))
-        at = (now - EPOCH) // MILLISECOND  # `millis`, without its frame
-        rid = record_id(iss, sub, key)
-        return cls(store, index, iss, sub, key, rid, at, at - window_ms, max_keys, command)
+    ) -> None:
+        """`index`: the object's, as this turn loaded it; `now`: the turn's clock reading;
+        `window_ms`: how long records are kept, in milliseconds; `command`: the command's
+        name and params (None: `evaluate`)."""
+        self.store, self.index, self.key, self.max_keys = store, index, key, max_keys
+        self.command: tuple[str, Mapping[str, Any]] | None = command
+        self.iss = iss = str(caller.get("iss", ""))
+        self.sub = sub = str(caller.get("sub", ""))
+        self.at = at = (now - EPOCH) // MILLISECOND  # milliseconds since the epoch
+        self.horizon = horizon = at - window_ms  # records made before this have expired
+        self.rid = rid = record_id(iss, sub, key)
+        earlier = index.find(rid)
+        # No record of this key within the window, as most keys have: nothing to replay (a
+        # fresh key costs its turn a dictionary lookup).
+        self.fresh = earlier is None or earlier.at < horizon
+        self._fingerprint: str | None = None
 
     @property
     def fingerprint(self) -> str:
@@ -171,15 +171,10 @@ class KeyedRequest:
             )
         return self._fingerprint
 
-    def seen(self) -> bool:
-        """Whether a record of this request's key may be kept (then `replay` reads it): a
-        fresh key, as most are, costs its turn a dictionary lookup."""
-        entry = self.index.find(self.rid)
-        return entry is not None and entry.at >= self.horizon
-
     async def replay(self) -> dict[str, Any] | None:
         """The first outcome of this request (marked `replayed`), or None when it was not
-        applied within the window; the key used for a different request is refused."""
+        applied within the window (always when `fresh`); the key used for a different request
+        is refused."""
         entry = self.index.find(self.rid)
         if entry is None or entry.at < self.horizon:
             return None
@@ -198,11 +193,12 @@ class KeyedRequest:
         outcome = record.get("outcome")
         return {**outcome, "replayed": True} if isinstance(outcome, dict) else None
 
-    async def stage(self, outcome: Mapping[str, Any], *, meta: Meta) -> None:
+    async def stage(self, outcome: Mapping[str, Any], *, meta: Meta, stamped: bool = False) -> None:
         """Stage the record beside the turn's other writes (one transaction): beside the
         lineage entry the turn wrote (only what the entry does not say: often the key
         alone), else in a slot; the index's tail in `meta`; past a bound the expired and the
-        oldest records go."""
+        oldest records go. `stamped`: the turn stamped its entry with the clock reading this
+        request was opened with, so the entry's time is `at` (not parsed back from it)."""
         store, seq = self.store, meta.seq
         entry = store.staged_entry(seq)
         if entry is None:  # a slot's record counts against the byte bound as stored
@@ -222,7 +218,11 @@ class KeyedRequest:
             return
         # The index's tail names it by seq: an activation reads its time back from it.
         command, iss, sub = self.command, self.iss, self.sub
-        at = None if command is None else key_alone(entry, iss, sub, command, outcome)
+        at = (
+            None
+            if command is None
+            else key_alone(entry, iss, sub, command, outcome, self.at if stamped else None)
+        )
         stored: object
         if at is None:
             at = self.at

@@ -298,18 +298,23 @@ class Turn:
         self.ensure_active(stored)
         policy = self.policy_of(stored)
         policy.check_caller(caller)
-        keyed = await self.keyed(caller, request_id, meta=stored.meta, command=(name, params))
-        if keyed is not None and keyed.seen() and (earlier := await keyed.replay()):
+        now = self.host.clock.now()  # one reading: a keyed request's time is its entry's
+        keyed = await self.keyed(
+            caller, request_id, meta=stored.meta, command=(name, params), now=now
+        )
+        if keyed is not None and not keyed.fresh and (earlier := await keyed.replay()):
             return earlier
         if workflow_events and name in policy.workflow_events:
             return await workflow.event_command(
                 self, stored, policy, name, params, caller=caller, keyed=keyed
             )
         seq_before = stored.meta.seq
-        decision, outbox = await self.stage_command(stored, policy, name, params, caller=caller)
+        decision, outbox = await self.stage_command(
+            stored, policy, name, params, caller=caller, now=now
+        )
         result = self.command_result(decision, stored.meta)
         if keyed is not None and stored.meta.seq != seq_before:
-            await keyed.stage(result, meta=stored.meta)
+            await keyed.stage(result, meta=stored.meta, stamped=True)
         await self.store.commit()
         await self.flush_outbox(outbox, stored.meta)
         return result
@@ -321,21 +326,23 @@ class Turn:
         *,
         meta: Meta,
         command: tuple[str, Mapping[str, Any]] | None = None,
+        now: datetime | None = None,
     ) -> KeyedRequest | None:
         """The request's record of this turn, when it carries an idempotency key; `meta`: the
-        object as this turn loaded it; `command`: its name and params (else: `evaluate`)."""
+        object as this turn loaded it; `command`: its name and params (else: `evaluate`);
+        `now`: the turn's clock reading, if it took one."""
         if key is None:
             return None
         store, host = self.store, self.host
         index = store.cached_request_index(meta.requests_tail, max_keys=host.idempotency_max_keys)
         if index is None:
             index = await store.request_index(max_keys=host.idempotency_max_keys)
-        return KeyedRequest.of(
+        return KeyedRequest(
             store,
             index,
             caller,
             key,
-            host.clock.now(),
+            host.clock.now() if now is None else now,
             host.idempotency_window_ms,
             host.idempotency_max_keys,
             command,
@@ -359,10 +366,13 @@ class Turn:
         params: dict[str, Any],
         *,
         caller: Mapping[str, Any],
+        now: datetime | None = None,
     ) -> tuple[Decision, list[dict[str, Any]]]:
         """Decide a command and stage its record (nothing is committed): the decision and the
-        outbox the turn will hold. A command that only reads stages nothing."""
-        now = self.host.clock.now()
+        outbox the turn will hold. A command that only reads stages nothing. `now`: the
+        turn's clock reading, if it took one."""
+        if now is None:
+            now = self.host.clock.now()
         decision = policy.command(
             name,
             params,

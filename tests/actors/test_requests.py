@@ -46,6 +46,14 @@ class FakeClock:
         return self.moment
 
 
+class TickingClock(FakeClock):
+    """Moves on by 0.6 ms at every reading: two readings in one turn would differ."""
+
+    def now(self) -> datetime:
+        self.moment += timedelta(microseconds=600)
+        return self.moment
+
+
 def record_keys(sidecar: InMemorySidecar) -> list[str]:
     return [k for k in sidecar.state if k.startswith("ResidentObject||counter-1||request-slot-")]
 
@@ -159,6 +167,21 @@ async def test_keys_expire_after_the_hosts_window() -> None:
     clock.moment += window * 2
     assert "replayed" not in await command(actor, "k-1", name="add", params={"by": 3})
     assert stored(sidecar, "data") == {"count": 5}
+
+
+async def test_a_record_has_one_time_in_the_activation_that_made_it_and_in_the_next() -> None:
+    """A keyed command's record is timed by its turn's one clock reading, the one its
+    lineage entry is stamped with: a new activation, which reads the time back from the
+    entry, keeps the record until the same instant as the activation that made it."""
+    clock = TickingClock()
+    sidecar, actor = await installed(clock=clock)
+    for n in range(6):
+        await command(actor, f"k-{n}")
+    kept = await actor._store.request_index(max_keys=256)
+    reactivated = activation(sidecar, clock=clock)._state_manager
+    again = await ObjectStore(reactivated, object_id="counter-1").request_index(max_keys=256)
+    assert len(kept) == 6
+    assert again.entries() == kept.entries()
 
 
 async def test_at_most_max_keys_are_kept_the_oldest_dropped_first() -> None:
