@@ -43,7 +43,6 @@ from itertools import islice
 from typing import NamedTuple
 
 from ._request_entries import (
-    BESIDE_FORMAT,
     ENTRY_LENGTH,
     RID_LENGTH,
     SLOTS,
@@ -269,11 +268,7 @@ class RequestIndex:
         freed: list[int] = []
         slot = -1
         if old is not None:
-            segment = self._segment_of.pop(old.rid, None)  # `_left_segment`, without its frame
-            if segment is None:
-                self._unsegmented -= 1
-            else:
-                self._live[segment] -= 1
+            self._left_segment(old.rid)
             self.total -= old.size
             if not old.seq and by_slot.get(old.slot) == old.rid:  # it was in a slot
                 del by_slot[old.slot]
@@ -281,14 +276,12 @@ class RequestIndex:
                     freed.append(old.slot)
                 else:
                     slot = old.slot
-        if seq:  # beside its lineage entry: `Entry.make`, without its frame
-            slot = 0
-            new = new_tuple(Entry, (rid, at, 0, 0, seq, BESIDE_FORMAT % (rid, at, seq)))
+        if seq:
+            slot = size = 0
         else:
             slot = self._take_slot(rid, slot)
-            new = Entry.make(rid, at, size, slot, seq)
-            self.total += new.size
-        by_rid[rid] = new
+        new = by_rid[rid] = Entry.make(rid, at, size, slot, seq)
+        self.total += new.size
         self._unsegmented += 1
         if (
             self.tail_records < TAIL_ENTRIES

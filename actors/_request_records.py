@@ -71,8 +71,7 @@ def key_alone(
     milliseconds when the caller knows it (its turn stamped the entry with the clock reading
     the request was opened with), which spares parsing it back; else read from the entry.
     One expression: every keyed command comes through."""
-    name, params = command
-    who, seq, inputs = entry.get("who"), entry.get("seq"), entry.get("inputs")
+    who, seq, params = entry.get("who"), entry.get("seq"), command[1]
     if (
         type(who) is dict
         and type(seq) is int
@@ -85,10 +84,7 @@ def key_alone(
         and who.get("iss") == iss
         and who.get("sub") == sub
         and type(params) is dict
-        and type(inputs) is dict  # `_entry_command`, without its frame
-        and type(name) is str
-        and inputs.get("command") == name
-        and inputs.get("params") == params
+        and _entry_command(entry) == command
         and _floatless(params)
     ):
         return entry_millis(entry) if at is None else at

@@ -234,15 +234,9 @@ class ObjectStore:
         staged_meta = self._staged_meta
         if placement.freed or placement.compaction is not None or staged_meta is None:
             return False
-        # `_replaced_pending` and `_keep_tail`, without their frames
-        tracker = getattr(self._state, "_default_state_change_tracker", None)
-        pending = tracker.get(lineage_key(placement.seq)) if type(tracker) is dict else None
-        if type(pending) is not StateMetadata or pending.value is not entry:
+        if not self._replaced_pending(lineage_key(placement.seq), entry, [entry, stored]):
             return False
-        pending.value = [entry, stored]
-        meta.requests_tail = staged_meta["requests_tail"] = tail = placement.tail
-        if (memo := self._index_memo) is not None:
-            memo.tail = tail
+        self._keep_tail(placement.tail, meta)
         return True
 
     def _keep_tail(self, tail: str, meta: Meta) -> bool:
