@@ -15,10 +15,11 @@ from typing import Any
 from policies import Policy, PolicyError
 
 from . import _workflow as workflow
+from ._decisions import worth_recording
 from ._meta import Meta, StoredObject
 from ._metrics import REMINDER_LAG
 from ._requests import KeyedRequest
-from ._turns import REMINDER, Turn, iso, parse_iso, worth_recording
+from ._turns import REMINDER, Turn, iso, parse_iso
 
 
 def _is_duplicate_fire(meta: Meta, now: datetime, period: timedelta) -> bool:

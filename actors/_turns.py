@@ -18,6 +18,7 @@ from policies import Decision, Policy, entry_inputs, load_policy, next_entry
 
 from . import _workflow as workflow
 from ._auth import who_of
+from ._decisions import refusal_of, worth_recording
 from ._effects import deliver, outbox_items
 from ._errors import ForbiddenError, ObjectMovedError, ObjectNotFoundError
 from ._host import HostConfig
@@ -48,23 +49,6 @@ def iso(moment: datetime) -> str:
 
 def parse_iso(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
-def worth_recording(decision: Decision) -> bool:
-    """A step enters lineage when it changed, emitted, or was refused or failed something."""
-    return bool(decision.changes or decision.effects or decision.denied or decision.errors)
-
-
-def refusal_of(decision: Decision, command: str) -> str | None:
-    """Why the command's own `when` refused the caller, if it did (no action was tried).
-
-    A refused request changes nothing and is not chained into lineage (else any caller could
-    grow an object's history); denials of admitted actions are, as `denied` entries.
-    """
-    for denial in decision.denied:
-        if denial.get("command") == command and "action" not in denial:
-            return str(denial.get("reason", "refused"))
-    return None
 
 
 @dataclass(slots=True)
